@@ -1,0 +1,60 @@
+# artspeed: the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PIP_INSTALL := $(PIP) install --progress-bar off -c constraints.txt
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev demo test lint unit notebooks lab bench constraints clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed  ## create .venv and install artspeed with the pinned versions
+
+dev: $(VENV)/.installed-dev  ## install artspeed and its dev tools (pytest, nbval, ruff)
+
+demo: $(VENV)/.installed  ## the main job, end to end: train, evaluate and save the baseline
+	$(BIN)/artspeed train --out runs/baseline.keras
+
+lint: dev  ## ruff over the package, tests and benchmarks
+	$(BIN)/ruff check artspeed tests benchmarks
+
+# One pytest run: unit tests, docstring examples and every notebook (fast mode).
+# pytest exits 5 when it collects nothing; that is a failure here, and said so.
+test: lint  ## lint, unit tests, doctests and every notebook under nbval
+	@ARTSPEED_FAST=1 $(BIN)/python -m pytest tests artspeed --doctest-modules \
+	    --nbval-lax notebooks; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests, which is a failure"; fi; \
+	  exit $$rc
+
+unit: dev  ## unit tests and doctests only (no notebooks)
+	$(BIN)/python -m pytest tests artspeed --doctest-modules
+
+notebooks: dev  ## run every notebook under nbval, in fast mode
+	ARTSPEED_FAST=1 $(BIN)/python -m pytest --nbval-lax notebooks
+
+lab: $(VENV)/.installed  ## open the workbook in JupyterLab
+	$(BIN)/jupyter lab notebooks
+
+bench: $(VENV)/.installed  ## run the benchmark scripts, which print figures
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+constraints:  ## re-pin constraints.txt from the current .venv
+	@{ echo "# One tested set of versions (Python 3.11, Linux x86_64). Regenerate with: make constraints"; \
+	  $(PIP) freeze --exclude-editable | grep -v '^artspeed'; } > constraints.txt
+
+clean:  ## remove caches and runs/ (keeps .venv)
+	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -1,0 +1,48 @@
+"""artspeed: the art of speed, a workbook on deep-learning inference optimization.
+
+Importing artspeed first selects Keras 2 (tf_keras) for TensorFlow; it does not
+import TensorFlow itself, so ``import artspeed`` stays fast. The names below
+load their module on first use.
+
+>>> import artspeed
+>>> artspeed.load_dataset.__module__
+'artspeed.data'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import _keras  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from .errors import ArtspeedError, DatasetError, InvalidArgumentError, KerasVersionError, ModelError
+
+__version__ = "0.1.0"
+
+# module -> the public names it provides
+_EXPORTS = {
+    "config": ["fast_mode", "data_dir", "default_dataset"],
+    "env": ["Environment", "environment"],
+    "data": ["Dataset", "DATASETS", "load_dataset", "representative_samples"],
+    "shapes": ["make_shapes", "SHAPE_NAMES"],
+    "models": ["baseline_cnn", "dense_example", "trainable_params", "non_trainable_params"],
+    "training": ["TrainingHistory", "train", "accuracy", "predict_labels"],
+    "saving": ["save_model", "load_model"],
+    "_keras": ["check_tf_keras_model"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["__version__", "ArtspeedError", "DatasetError", "InvalidArgumentError",
+           "KerasVersionError", "ModelError", *_WHERE]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'artspeed' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,73 @@
+"""The one place that selects Keras 2 (``tf_keras``) for TensorFlow.
+
+tensorflow-model-optimization does not work with Keras 3, so artspeed routes
+``tf.keras`` to ``tf_keras``. TensorFlow reads ``TF_USE_LEGACY_KERAS`` when it
+is imported, so this module must run before ``import tensorflow``:
+``import artspeed`` does that first thing.
+
+>>> import os, artspeed
+>>> os.environ["TF_USE_LEGACY_KERAS"]
+'1'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import KerasVersionError
+
+__all__ = ["select_keras2", "check_tf_keras_model"]
+
+_RESTART = (
+    "Import artspeed before TensorFlow (put `import artspeed` in the first "
+    "cell), or restart the kernel and run the notebook from the top."
+)
+
+
+def _tensorflow_uses_keras3(tf) -> bool:
+    flag = getattr(tf, "_tf_uses_legacy_keras", None)
+    if flag is not None:
+        return not flag
+    return str(getattr(tf.keras, "__version__", "3")).startswith("3.")
+
+
+def select_keras2() -> None:
+    """Route ``tf.keras`` to tf_keras; fail clearly if it is too late for that."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "__version__") and _tensorflow_uses_keras3(tf):
+        raise KerasVersionError(
+            "TensorFlow was already imported with Keras 3, and artspeed needs "
+            "Keras 2 (tf_keras). " + _RESTART
+        )
+
+
+def check_tf_keras_model(model, where: str = "artspeed"):
+    """Return ``model`` if it is a tf_keras model; otherwise raise a clear error.
+
+    >>> check_tf_keras_model("not a model", "artspeed.profile")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.ModelError: artspeed.profile needs a tf_keras model, got str.
+    """
+    import tf_keras
+
+    if isinstance(model, tf_keras.Model):
+        return model
+    cls = type(model)
+    module = cls.__module__ or ""
+    if module == "keras" or module.startswith("keras."):
+        raise KerasVersionError(
+            f"{where} got a Keras 3 model ({cls.__name__}), but needs a Keras 2 "
+            "(tf_keras) model, because tensorflow-model-optimization does not "
+            "work with Keras 3. Build the model with `import tf_keras as keras` "
+            "(or `tf.keras` after `import artspeed`), or load it with "
+            "artspeed.load_model. " + _RESTART
+        )
+    from .errors import ModelError
+
+    raise ModelError(f"{where} needs a tf_keras model, got {cls.__name__}.")
+
+
+select_keras2()

@@ -1,0 +1,139 @@
+"""The ``artspeed`` command line: one subcommand per chapter's main job.
+
+Every subcommand takes ``--json``. On bad input it prints one line to stderr
+and exits with status 2, with no traceback (``ARTSPEED_DEBUG=1`` shows it).
+
+>>> build_parser().parse_args(["train", "--epochs", "2"]).epochs
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from . import __version__
+from .errors import ArtspeedError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _emit(args, payload: dict, lines) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _cmd_train(args) -> int:
+    from . import config
+    from .data import DATASETS, load_dataset
+
+    name = args.dataset or config.default_dataset()
+    if name not in DATASETS:  # fail before TensorFlow loads
+        load_dataset(name)
+    from .models import baseline_cnn
+    from .saving import save_model
+    from .training import accuracy, train
+
+    fast = config.fast_mode()
+    epochs = args.epochs or (1 if fast else 5)
+    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
+    model = baseline_cnn(dataset.input_shape, dataset.num_classes, width=args.width)
+    history = train(model, dataset, epochs=epochs, batch_size=args.batch_size,
+                    seed=args.seed, progress=not args.json)
+    test_accuracy = accuracy(model, dataset)
+    path = save_model(model, args.out)
+    payload = {
+        "dataset": dataset.name, "source": dataset.source,
+        "train_samples": len(dataset.x_train), "test_samples": len(dataset.x_test),
+        "epochs": epochs, "width": args.width, "params": model.count_params(),
+        "epoch_seconds": list(history.epoch_seconds),
+        "median_epoch_s": history.median_epoch_s,
+        "test_accuracy": test_accuracy, "model_path": str(path),
+        "size_bytes": path.stat().st_size,
+    }
+    _emit(args, payload, [
+        f"dataset      {dataset.name} ({len(dataset.x_train)} train / "
+        f"{len(dataset.x_test)} test, from {dataset.source})",
+        f"model        baseline_cnn width={args.width}, {model.count_params():,} parameters",
+        f"training     {epochs} epochs, median {history.median_epoch_s:.1f} s/epoch",
+        f"test acc.    {test_accuracy:.2%}",
+        f"saved        {path} ({path.stat().st_size:,} bytes)",
+    ])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="artspeed", description="The art of speed: measure and "
+                     "optimize deep-learning inference on the CPU.")
+    parser.add_argument("--version", action="version", version=f"artspeed {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train, evaluate and save the baseline CNN")
+    train.add_argument("--dataset", help="fashion_mnist, mnist, cifar10 or shapes "
+                       "(default: $ARTSPEED_DATASET or fashion_mnist)")
+    train.add_argument("--epochs", type=_positive_int,
+                       help="epochs (default 5; 1 with ARTSPEED_FAST=1)")
+    train.add_argument("--width", type=_positive_int, default=32,
+                       help="filters in the first conv layer (default 32)")
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--limit-train", type=_positive_int,
+                       help="train on the first N samples only")
+    train.add_argument("--out", default="runs/baseline.keras",
+                       help="where to save the model (default runs/baseline.keras)")
+    train.add_argument("--json", action="store_true", help="print JSON only")
+    train.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs quiet
+    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ArtspeedError as exc:
+        print(f"artspeed {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"artspeed {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: still one line unless debugging
+        if os.environ.get("ARTSPEED_DEBUG"):
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"artspeed {args.command}: internal error: {type(exc).__name__}: {first} "
+              "(set ARTSPEED_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

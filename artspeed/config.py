@@ -1,0 +1,42 @@
+"""Settings read from the environment: fast mode, the data folder, the dataset.
+
+Every notebook reads the same switches, so CI and a learner run one code path:
+
+- ``ARTSPEED_FAST=1`` shrinks epochs and data (CI sets it);
+- ``ARTSPEED_DATA_DIR`` names a folder of ``<name>.npz`` files for offline use;
+- ``ARTSPEED_DATASET`` overrides the workbook's default dataset.
+
+>>> import os
+>>> saved = os.environ.get("ARTSPEED_FAST", "")
+>>> os.environ["ARTSPEED_FAST"] = "1"; fast_mode()
+True
+>>> os.environ["ARTSPEED_FAST"] = "0"; fast_mode()
+False
+>>> os.environ["ARTSPEED_FAST"] = saved
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["fast_mode", "data_dir", "default_dataset", "DEFAULT_DATASET"]
+
+DEFAULT_DATASET = "fashion_mnist"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def fast_mode() -> bool:
+    """True when ``ARTSPEED_FAST`` is set to 1/true/yes/on."""
+    return os.environ.get("ARTSPEED_FAST", "").strip().lower() in _TRUE
+
+
+def data_dir() -> Path | None:
+    """The offline data folder from ``ARTSPEED_DATA_DIR``, or None if unset."""
+    value = os.environ.get("ARTSPEED_DATA_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def default_dataset() -> str:
+    """``ARTSPEED_DATASET`` if set, else the workbook's default, fashion_mnist."""
+    return os.environ.get("ARTSPEED_DATASET", "").strip() or DEFAULT_DATASET
