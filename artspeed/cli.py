@@ -85,12 +85,7 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="artspeed", description="The art of speed: measure and "
-                     "optimize deep-learning inference on the CPU.")
-    parser.add_argument("--version", action="version", version=f"artspeed {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train, evaluate and save the baseline CNN")
     train.add_argument("--dataset", help="fashion_mnist, mnist, cifar10 or shapes "
                        "(default: $ARTSPEED_DATASET or fashion_mnist)")
@@ -106,6 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where to save the model (default runs/baseline.keras)")
     train.add_argument("--json", action="store_true", help="print JSON only")
     train.set_defaults(func=_cmd_train)
+
+
+# Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
+# sets func=_cmd_<name>. Append new ones here, in chapter order.
+_SUBCOMMANDS = [_add_train]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="artspeed", description="The art of speed: measure and "
+                     "optimize deep-learning inference on the CPU.")
+    parser.add_argument("--version", action="version", version=f"artspeed {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in _SUBCOMMANDS:
+        add(commands)
     return parser
 
 
