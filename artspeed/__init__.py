@@ -20,13 +20,14 @@ __version__ = "0.1.0"
 
 # module -> the public names it provides
 _EXPORTS = {
-    "config": ["fast_mode", "data_dir", "default_dataset"],
+    "config": ["fast_mode", "offline", "data_dir", "default_dataset"],
     "env": ["Environment", "environment"],
     "data": ["Dataset", "DATASETS", "load_dataset", "representative_samples"],
     "shapes": ["make_shapes", "SHAPE_NAMES"],
     "models": ["baseline_cnn", "dense_example", "trainable_params", "non_trainable_params"],
     "training": ["TrainingHistory", "train", "accuracy", "predict_labels"],
     "saving": ["save_model", "load_model"],
+    "plots": ["show_images"],
     "_keras": ["check_tf_keras_model"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

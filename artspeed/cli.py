@@ -53,6 +53,11 @@ def _cmd_train(args) -> int:
     name = args.dataset or config.default_dataset()
     if name not in DATASETS:  # fail before TensorFlow loads
         load_dataset(name)
+    from pathlib import Path
+
+    from ._io import ensure_writable_dir
+
+    ensure_writable_dir(Path(args.out).parent)  # fail before any work starts
     from .models import baseline_cnn
     from .saving import save_model
     from .training import accuracy, train

@@ -4,7 +4,8 @@ Every notebook reads the same switches, so CI and a learner run one code path:
 
 - ``ARTSPEED_FAST=1`` shrinks epochs and data (CI sets it);
 - ``ARTSPEED_DATA_DIR`` names a folder of ``<name>.npz`` files for offline use;
-- ``ARTSPEED_DATASET`` overrides the workbook's default dataset.
+- ``ARTSPEED_DATASET`` overrides the workbook's default dataset;
+- ``ARTSPEED_OFFLINE=1`` forbids downloads: only local files are used.
 
 >>> import os
 >>> saved = os.environ.get("ARTSPEED_FAST", "")
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["fast_mode", "data_dir", "default_dataset", "DEFAULT_DATASET"]
+__all__ = ["fast_mode", "offline", "data_dir", "default_dataset", "DEFAULT_DATASET"]
 
 DEFAULT_DATASET = "fashion_mnist"
 _TRUE = {"1", "true", "yes", "on"}
@@ -29,6 +30,11 @@ _TRUE = {"1", "true", "yes", "on"}
 def fast_mode() -> bool:
     """True when ``ARTSPEED_FAST`` is set to 1/true/yes/on."""
     return os.environ.get("ARTSPEED_FAST", "").strip().lower() in _TRUE
+
+
+def offline() -> bool:
+    """True when ``ARTSPEED_OFFLINE`` is set to 1/true/yes/on: never download."""
+    return os.environ.get("ARTSPEED_OFFLINE", "").strip().lower() in _TRUE
 
 
 def data_dir() -> Path | None:

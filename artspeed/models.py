@@ -18,12 +18,13 @@ __all__ = ["baseline_cnn", "dense_example", "trainable_params", "non_trainable_p
 
 
 def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32,
-                 dropout: float = 0.25, name: str = "baseline_cnn"):
+                 dropout: float = 0.25, seed: int = 0, name: str = "baseline_cnn"):
     """The CNN the workbook optimizes: two conv blocks, a dense layer, softmax.
 
     ``width`` is the first conv layer's filter count; the second has 2x, the
     dense layer 4x. The last Dense is named ``logits`` and a separate Softmax
-    gives probabilities, so distillation can read the logits.
+    gives probabilities, so distillation can read the logits. ``seed`` fixes
+    the initial weights (each layer's initializer is seeded; no global state).
     """
     import tf_keras as keras
 
@@ -39,17 +40,23 @@ def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32
     if min(shape[:2]) < 4:
         raise InvalidArgumentError(f"images must be at least 4x4 for two 2x2 poolings, got {shape}")
     layers = keras.layers
+
+    def init(offset: int):
+        return keras.initializers.GlorotUniform(seed=seed * 16 + offset)
+
     return keras.Sequential([
         layers.Input(shape, name="image"),
-        layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1"),
+        layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1",
+                      kernel_initializer=init(1)),
         layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv2"),
+        layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv2",
+                      kernel_initializer=init(2)),
         layers.MaxPooling2D(2, name="pool2"),
         layers.Flatten(name="flatten"),
         layers.Dropout(dropout, name="dropout1"),
-        layers.Dense(4 * width, activation="relu", name="dense"),
+        layers.Dense(4 * width, activation="relu", name="dense", kernel_initializer=init(3)),
         layers.Dropout(dropout, name="dropout2"),
-        layers.Dense(num_classes, name="logits"),
+        layers.Dense(num_classes, name="logits", kernel_initializer=init(4)),
         layers.Softmax(name="probabilities"),
     ], name=name)
 

@@ -74,6 +74,7 @@ class TrainingHistory(Result):
 
 def check_model_fits(model, dataset: Dataset, where: str = "artspeed") -> None:
     """Raise a clear error unless ``model`` is a classifier of ``dataset``'s images."""
+    check_tf_keras_model(model, where)
     expected = (None, *dataset.input_shape)
     got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
     if got is None or len(got) != len(expected) or any(

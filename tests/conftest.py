@@ -1,0 +1,40 @@
+"""Shared fixtures. artspeed is imported first, so tf.keras is tf_keras everywhere."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import artspeed  # noqa: F401  (selects Keras 2 before anything imports TensorFlow)
+
+
+@pytest.fixture(scope="session")
+def shapes_small():
+    """The built-in dataset, cut small: 1,000 train and 300 test images."""
+    return artspeed.load_dataset("shapes", limit_train=1000, limit_test=300)
+
+
+@pytest.fixture
+def no_sources(tmp_path, monkeypatch):
+    """No data folder, and an empty Keras cache: only a download could help."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("ARTSPEED_DATA_DIR", raising=False)
+    return home
+
+
+def run_python(code: str, env_drop=(), timeout=300, **env_set):
+    """Run ``code`` in a fresh interpreter; return the CompletedProcess."""
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    env.update(env_set)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def run_cli(*args, timeout=300, **env_set):
+    """Run the ``artspeed`` command line in a fresh interpreter."""
+    return run_python("import sys; from artspeed.cli import main; sys.exit(main(sys.argv[1:]))"
+                      .replace("sys.argv[1:]", repr(list(args))), timeout=timeout, **env_set)
