@@ -29,6 +29,10 @@ _EXPORTS = {
     "saving": ["save_model", "load_model"],
     "plots": ["show_images"],
     "_keras": ["check_tf_keras_model"],
+    "profiler": ["ModelProfile", "LayerProfile", "profile"],
+    "tf_flops": ["GraphFlops", "tf_graph_flops"],
+    "model_profiler_compat": ["ModelProfilerComparison", "compare_model_profiler"],
+    "roofline": ["MachinePeak", "measure_machine_peak", "plot_roofline"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

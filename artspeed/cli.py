@@ -108,9 +108,100 @@ def _add_train(commands) -> None:
     train.set_defaults(func=_cmd_train)
 
 
+def _input_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 224,224,3, got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected sizes >= 1 like 224,224,3, got {text!r}")
+    return shape
+
+
+_PROFILE_FORMS = ("a saved model: a .keras or .h5 file, or a SavedModel folder; or "
+                  "keras.applications.NAME, for example keras.applications.ResNet50 "
+                  "(built with weights=None, nothing is downloaded)")
+
+
+def _profile_model(spec: str, input_shape):
+    """The model SPEC names: a saved model, or a Keras application without weights."""
+    from pathlib import Path
+
+    from .errors import InvalidArgumentError, ModelError
+
+    prefix = next((p for p in ("tf.keras.applications.", "keras.applications.")
+                   if spec.startswith(p)), None)
+    if prefix is None:
+        path = Path(spec)
+        if not path.exists():
+            if path.suffix in (".keras", ".h5") or "/" in spec or "\\" in spec:
+                raise ModelError(f"no model at '{spec}': the path does not exist")
+            raise InvalidArgumentError(f"unknown SPEC {spec!r}; expected {_PROFILE_FORMS}")
+        if input_shape:
+            raise InvalidArgumentError("--input-shape applies to keras.applications.NAME only; "
+                                       "a saved model keeps the input shape it was built with")
+        from .saving import load_model
+
+        return load_model(path, compile=False)
+    name = spec[len(prefix):]
+    import tf_keras
+
+    builder = getattr(tf_keras.applications, name, None)
+    if not name or not name[0].isupper() or not callable(builder):
+        known = sorted(n for n in dir(tf_keras.applications)
+                       if n[:1].isupper() and callable(getattr(tf_keras.applications, n)))
+        raise InvalidArgumentError(f"unknown application {name!r} in SPEC {spec!r}; "
+                                   f"known: {', '.join(known)}")
+    kwargs = {"weights": None}
+    if input_shape:
+        kwargs["input_shape"] = tuple(input_shape)
+    try:
+        return builder(**kwargs)
+    except (ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InvalidArgumentError(f"{name} cannot be built with input shape "
+                                   f"{input_shape}: {first}") from None
+
+
+def _cmd_profile(args) -> int:
+    from .profiler import profile
+
+    model = _profile_model(args.spec, args.input_shape)
+    result = profile(model, batch_size=args.batch_size)
+    payload = {"spec": args.spec, **result.to_dict()}
+    top = sorted((r for r in result.layers if r.flops), key=lambda r: -r.flops)[:10]
+    lines = [
+        f"model        {result.name} ({args.spec}), batch {result.batch_size}",
+        f"parameters   {result.total_params:,} ({result.trainable_params:,} trainable, "
+        f"{result.non_trainable_params:,} not)",
+        f"MACs         {result.macs:,} ({result.macs / 1e9:.4g} G)",
+        f"FLOPs        {result.flops:,} ({result.flops / 1e9:.4g} G)",
+        f"weights      {result.weights_bytes:,} bytes",
+        f"activations  {result.peak_activation_bytes:,} bytes at the peak",
+        *(f"warning      {w}" for w in result.warnings),
+        f"costliest layers (all {len(result.layers)} with --json):",
+        *(f"  {r.name:<32} {r.type:<20} {r.flops / 1e9:9.4f} G FLOPs {r.params:>12,} params"
+          for r in top),
+    ]
+    _emit(args, payload, lines)
+    return 0
+
+
+def _add_profile(commands) -> None:
+    prof = commands.add_parser("profile", help="count a model's parameters, MACs, FLOPs "
+                               "and memory, per layer")
+    prof.add_argument("spec", metavar="SPEC", help=_PROFILE_FORMS)
+    prof.add_argument("--batch-size", type=_positive_int, default=1,
+                      help="count for this many samples (default 1)")
+    prof.add_argument("--input-shape", type=_input_shape, metavar="H,W,C",
+                      help="input shape of a keras.applications model, where it allows one")
+    prof.add_argument("--json", action="store_true", help="print JSON only")
+    prof.set_defaults(func=_cmd_profile)
+
+
 # Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
 # sets func=_cmd_<name>. Append new ones here, in chapter order.
-_SUBCOMMANDS = [_add_train]
+_SUBCOMMANDS = [_add_train, _add_profile]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ logs quiet
     parser = build_parser()
     if argv is None:
         argv = sys.argv[1:]
