@@ -58,9 +58,10 @@ def _cmd_train(args) -> int:
     from ._io import ensure_writable_dir
 
     ensure_writable_dir(Path(args.out).parent)  # fail before any work starts
+    from .evaluation import accuracy
     from .models import baseline_cnn
     from .saving import save_model
-    from .training import accuracy, train
+    from .training import train
 
     fast = config.fast_mode()
     epochs = args.epochs or (1 if fast else 5)
@@ -106,6 +107,133 @@ def _add_train(commands) -> None:
                        help="where to save the model (default runs/baseline.keras)")
     train.add_argument("--json", action="store_true", help="print JSON only")
     train.set_defaults(func=_cmd_train)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text}")
+    return value
+
+
+def _bench_payload(result, scenario: str) -> dict:
+    """The JSON of one model's run: the same keys for a benchmark and a scenario."""
+    data = result.to_dict()
+    data.pop("latencies_ms", None)
+    is_scenario = scenario != "benchmark"
+    data.update(
+        scenario=scenario,
+        batch_size=result.samples_per_query if is_scenario else result.batch_size,
+        threads=result.predictor.get("threads"),
+        iterations=result.queries if is_scenario else result.iterations,
+    )
+    data["latency_ms"] = {k: data["latency_ms"].get(k) for k in ("p50", "p90", "p99", "mean", "std")}
+    return data
+
+
+def _cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from .errors import ModelError
+
+    for model in args.models:  # cheap checks before TensorFlow or OpenVINO load
+        path = Path(model)
+        if not path.exists():
+            raise ModelError(f"no model at '{model}': the path does not exist")
+        if not (path.suffix in (".keras", ".h5", ".tflite", ".xml")
+                or (path / "saved_model.pb").exists()):
+            raise ModelError(f"'{model}' is not a model artspeed can run; expected a .keras "
+                             "or .h5 file, a SavedModel folder, a .tflite file or an .xml")
+    from .benchmark import benchmark
+    from .predictors import load_predictor
+    from .scenarios import run_scenario
+
+    options = {}
+    for key in ("hint", "streams", "precision"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.precision == "default":
+        options["precision"] = None
+    scenario = args.scenario or "benchmark"
+    payloads, notes = [], []
+    for model in args.models:
+        predictor = load_predictor(model, args.runtime, mode=args.mode, threads=args.threads,
+                                   **options)
+        if args.scenario is None:
+            duration = args.duration if args.duration or args.iterations else 1.0
+            result = benchmark(predictor, args.batch_size, iterations=args.iterations,
+                               duration_s=duration, warmup=args.warmup, name=model,
+                               warn=False)
+            if result.noisy:
+                notes.append(f"note: {model} was noisy (spread {result.robust_cv:.0%} around "
+                             "the median); trust the p50, or rerun on a quieter machine")
+        else:
+            result = run_scenario(predictor, args.scenario, duration_s=args.duration,
+                                  batch_size=args.batch_size if args.batch_size > 1 else None,
+                                  latency_bound_ms=args.latency_bound_ms,
+                                  target_qps=args.target_qps)
+        payload = _bench_payload(result, scenario)
+        payload["model"] = model
+        payloads.append(payload)
+        predictor.close()
+    base = payloads[0]["latency_ms"]["p50"]
+    for payload in payloads:
+        p50 = payload["latency_ms"]["p50"]
+        payload["speedup_p50_vs_first"] = base / p50 if p50 else None
+    lines = [f"{'model':<28} {'runtime':<9} {'scenario':<14} {'batch':>5} {'p50 ms':>9} "
+             f"{'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
+    for p in payloads:
+        lat = p["latency_ms"]
+        fmt = [f"{lat[k]:9.3f}" if lat[k] is not None else f"{'inf':>9}" for k in ("p50", "p90", "p99")]
+        speed = p["speedup_p50_vs_first"]
+        lines.append(f"{p['model'][-28:]:<28} {p['runtime']:<9} {p['scenario']:<14} "
+                     f"{p['batch_size']:>5} {' '.join(fmt)} {p['throughput_per_s']:>11,.0f} "
+                     f"{(f'{speed:.2f}x' if speed else '-'):>8}")
+        if p["scenario"] == "server":
+            lines.append(f"  server at {p['target_qps']:.0f} QPS: p99 bound "
+                         f"{p['latency_bound_ms']} ms {'met' if p['bound_met'] else 'MISSED'}")
+    env = payloads[0]["env"]
+    lines.append(f"on {env['cpu_model']}, {env['available_cores']} cores available")
+    lines += notes
+    if args.json:
+        print(json.dumps(payloads[0] if len(payloads) == 1 else payloads, indent=2))
+    else:
+        for line in lines:
+            print(line)
+    return 0
+
+
+def _add_bench(commands) -> None:
+    bench = commands.add_parser("bench", help="measure latency and throughput of models "
+                                "(Keras, TFLite or OpenVINO)")
+    bench.add_argument("models", nargs="+", metavar="MODEL",
+                       help=".keras, .h5, SavedModel folder, .tflite or OpenVINO .xml")
+    bench.add_argument("--runtime", choices=("keras", "tflite", "openvino"),
+                       help="default: from the file's extension (a Keras file can run in all three)")
+    bench.add_argument("--mode", help="keras: predict, call or function; openvino: sync or async")
+    bench.add_argument("--batch-size", type=_positive_int, default=1,
+                       help="batch size (multi-stream: samples per query; offline: batch)")
+    bench.add_argument("--threads", type=_positive_int, help="inference threads")
+    bench.add_argument("--scenario", choices=("single-stream", "multi-stream", "server", "offline"),
+                       help="an MLPerf-like load scenario (default: a plain benchmark)")
+    bench.add_argument("--duration", type=_positive_seconds,
+                       help="seconds of timed runs (default 1)")
+    bench.add_argument("--iterations", type=_positive_int,
+                       help="timed runs (plain benchmark only)")
+    bench.add_argument("--warmup", type=_positive_int, default=10, help="warm-up runs (default 10)")
+    bench.add_argument("--hint", choices=("latency", "throughput"), help="OpenVINO performance hint")
+    bench.add_argument("--streams", type=_positive_int, help="OpenVINO streams")
+    bench.add_argument("--precision", choices=("f32", "bf16", "default"),
+                       help="OpenVINO inference precision (default f32)")
+    bench.add_argument("--latency-bound-ms", type=_positive_seconds, default=10.0,
+                       help="server scenario: the p99 bound in ms (default 10)")
+    bench.add_argument("--target-qps", type=_positive_seconds,
+                       help="server scenario: queries per second (default: half the capacity)")
+    bench.add_argument("--json", action="store_true", help="print JSON only")
+    bench.set_defaults(func=_cmd_bench)
 
 
 def _input_shape(text: str) -> tuple:
@@ -201,7 +329,7 @@ def _add_profile(commands) -> None:
 
 # Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
 # sets func=_cmd_<name>. Append new ones here, in chapter order.
-_SUBCOMMANDS = [_add_train, _add_profile]
+_SUBCOMMANDS = [_add_train, _add_profile, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

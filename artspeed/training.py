@@ -15,14 +15,12 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ._keras import check_tf_keras_model
 from ._result import Result, html_table
 from .data import Dataset
 from .errors import InvalidArgumentError
 
-__all__ = ["TrainingHistory", "train", "accuracy", "predict_labels", "check_model_fits"]
+__all__ = ["TrainingHistory", "train", "check_model_fits"]
 
 
 @dataclass(frozen=True)
@@ -154,16 +152,3 @@ def train(model, dataset: Dataset, epochs: int = 5, batch_size: int = 64,
     metrics = {k: [float(v) for v in values] for k, values in fit.history.items()}
     return TrainingHistory(epochs=epochs, metrics=metrics, epoch_seconds=tuple(timings),
                            train_samples=len(dataset.x_train), batch_size=batch_size, seed=seed)
-
-
-def predict_labels(model, images, batch_size: int = 256) -> np.ndarray:
-    """The predicted class of each image (argmax of the model's outputs)."""
-    check_tf_keras_model(model, "artspeed.predict_labels")
-    outputs = model.predict(images, batch_size=batch_size, verbose=0)
-    return np.argmax(outputs, axis=-1)
-
-
-def accuracy(model, dataset: Dataset, batch_size: int = 256) -> float:
-    """Top-1 accuracy of a Keras ``model`` on ``dataset``'s test set, in [0, 1]."""
-    check_model_fits(model, dataset, "artspeed.accuracy")
-    return float(np.mean(predict_labels(model, dataset.x_test, batch_size) == dataset.y_test))

@@ -1,0 +1,660 @@
+"""One ``Predictor`` interface over the runtimes: Keras, TFLite and OpenVINO.
+
+Taught in notebooks/02-inference-metrics. A predictor takes a float32 batch
+and returns float32 outputs, whatever runs underneath:
+
+- ``KerasPredictor``: ``model.predict``, a direct call ``model(x)``, or a
+  ``tf.function``-compiled call (``mode="predict" | "call" | "function"``);
+- ``TFLitePredictor``: the LiteRT interpreter (``ai-edge-litert``) where it is
+  installed, ``tf.lite.Interpreter`` otherwise, with a thread count;
+- ``OpenVINOPredictor``: a compiled model, ``mode="sync"`` (one request) or
+  ``"async"`` (an ``AsyncInferQueue`` of requests), with a performance hint,
+  streams, threads and an inference precision (f32 by default, so results
+  match the other runtimes even on CPUs where OpenVINO would pick bf16);
+- ``FunctionPredictor``: any Python callable (the harness's no-op baseline).
+
+``load_predictor(path)`` picks the runtime from the file: ``.keras``, ``.h5``
+or a SavedModel folder (keras), ``.tflite`` (tflite), ``.xml`` (openvino). A
+Keras file can also be run by the other runtimes: it is converted in memory.
+
+Quantized inputs and outputs (int8/uint8 with a scale and zero point) are
+handled for the caller: float inputs are quantized, outputs dequantized.
+
+Bad input (a wrong shape, dtype or batch size) raises
+``InvalidArgumentError`` before the runtime sees it; a file that is not a
+model raises ``ModelError``.
+
+>>> import numpy as np
+>>> double = FunctionPredictor(lambda x: 2 * x, input_shape=(None, 3))
+>>> double(np.ones((2, 3), np.float32)).tolist()
+[[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+>>> double(np.ones((2, 4), np.float32))
+Traceback (most recent call last):
+...
+artspeed.errors.InvalidArgumentError: python expects inputs of shape (N, 3), got (2, 4)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidArgumentError, ModelError
+
+__all__ = ["Predictor", "KerasPredictor", "TFLitePredictor", "OpenVINOPredictor",
+           "FunctionPredictor", "load_predictor", "as_predictor", "RUNTIMES"]
+
+RUNTIMES = ("keras", "tflite", "openvino")
+_SUFFIX_RUNTIME = {".keras": "keras", ".h5": "keras", ".tflite": "tflite", ".xml": "openvino"}
+
+
+def _check_threads(threads):
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InvalidArgumentError(f"threads must be a whole number >= 1 or None, got {threads!r}")
+    return int(threads)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _shape_text(shape) -> str:
+    dims = ["N" if i == 0 and d is None else ("?" if d is None else str(d))
+            for i, d in enumerate(shape)]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+class Predictor:
+    """A model ready to run: ``predictor(x)`` maps a float32 batch to float32 outputs.
+
+    Subclasses set ``runtime`` and implement ``_prepare_native`` (set the
+    runtime's input), ``_run`` (one inference, what the benchmark times) and
+    ``_fetch`` (read the output). ``input_shape`` has ``None`` for a free
+    batch axis; a number there means the model takes only that batch size.
+    Predictors are not thread-safe: use one per thread.
+    """
+
+    runtime = "python"
+
+    def __init__(self, *, name: str, mode: str, input_shape, input_dtype="float32",
+                 threads=None, input_quantization=None, output_quantization=None):
+        self.name = name
+        self.mode = mode
+        self.input_shape = tuple(None if d is None or d < 0 else int(d) for d in input_shape)
+        self.input_dtype = np.dtype(input_dtype)
+        self.threads = threads
+        self.input_quantization = input_quantization    # (scale, zero_point) or None
+        self.output_quantization = output_quantization
+
+    # -- what callers use ---------------------------------------------------
+    @property
+    def fixed_batch(self) -> int | None:
+        """The only batch size the model takes, or None if any batch works."""
+        return self.input_shape[0] if self.input_shape else None
+
+    def __call__(self, x) -> np.ndarray:
+        """Run the model on a batch ``x`` and return its (float32) outputs."""
+        self.prepare(x)
+        self._run()
+        return self._finish(self._fetch())
+
+    def predict(self, x) -> np.ndarray:
+        """The same as calling the predictor: outputs for the batch ``x``."""
+        return self(x)
+
+    def prepare(self, x) -> None:
+        """Check ``x``, convert it (cast, quantize) and hand it to the runtime.
+
+        After this, ``_run()`` runs one inference on it; the benchmark times that.
+        """
+        self._prepare_native(self._to_native(self.check_input(x)))
+
+    def sample_input(self, batch_size: int = 1, seed: int = 0) -> np.ndarray:
+        """A random float32 batch in [0, 1) of the shape the model takes."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        if any(d is None for d in self.input_shape[1:]):
+            raise InvalidArgumentError(f"{self.name} takes inputs of shape "
+                                       f"{_shape_text(self.input_shape)}; pass real inputs")
+        self._check_batch(int(batch_size))
+        rng = np.random.default_rng(seed)
+        return rng.random((int(batch_size), *self.input_shape[1:]), dtype=np.float32)
+
+    def describe(self) -> dict:
+        """The runtime, mode, threads and shape, as recorded with results."""
+        return {"name": self.name, "runtime": self.runtime, "mode": self.mode,
+                "threads": self.threads, "input_shape": list(self.input_shape),
+                "input_dtype": self.input_dtype.name,
+                "quantized_io": self.input_quantization is not None}
+
+    def close(self) -> None:
+        """Free the runtime's resources (optional; garbage collection does it too)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        threads = "default" if self.threads is None else self.threads
+        return (f"<{type(self).__name__} {self.name!r}: {self.runtime}/{self.mode}, "
+                f"input {_shape_text(self.input_shape)} {self.input_dtype.name}, "
+                f"threads {threads}>")
+
+    # -- checks and conversions ---------------------------------------------
+    def _check_batch(self, batch: int) -> None:
+        fixed = self.fixed_batch
+        if fixed is not None and batch != fixed:
+            raise InvalidArgumentError(
+                f"{self.name} was built for a fixed batch of {fixed}, got a batch of "
+                f"{batch}; pass {fixed} sample{'s' if fixed > 1 else ''} at a time, or "
+                "convert the model with a dynamic batch axis")
+
+    def check_input(self, x) -> np.ndarray:
+        """``x`` as an array the model takes, or a clear InvalidArgumentError."""
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"{self.name} needs a numeric array, got "
+                                       f"{type(x).__name__} ({_first_line(exc)})") from None
+        expected = self.input_shape
+        if x.ndim != len(expected) or any(
+                e is not None and g != e for g, e in zip(x.shape[1:], expected[1:])):
+            raise InvalidArgumentError(f"{self.name} expects inputs of shape "
+                                       f"{_shape_text(expected)}, got {tuple(x.shape)}")
+        if x.shape[0] < 1:
+            raise InvalidArgumentError(f"{self.name} got an empty batch {tuple(x.shape)}")
+        self._check_batch(x.shape[0])
+        quantized = self.input_quantization is not None
+        if x.dtype == self.input_dtype:
+            return x
+        if x.dtype.kind == "f":
+            return x
+        wanted = "float inputs (quantized for you)" if quantized else \
+            f"{self.input_dtype.name} inputs"
+        raise InvalidArgumentError(
+            f"{self.name} takes {wanted}, got {x.dtype.name}; convert images to float32 "
+            "in [0, 1] as artspeed.load_dataset does")
+
+    def _to_native(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype == self.input_dtype:
+            return np.ascontiguousarray(x)
+        if self.input_quantization is not None:
+            scale, zero_point = self.input_quantization
+            info = np.iinfo(self.input_dtype)
+            q = np.round(x.astype(np.float32) / scale + zero_point)
+            return np.ascontiguousarray(np.clip(q, info.min, info.max).astype(self.input_dtype))
+        return np.ascontiguousarray(x.astype(self.input_dtype))
+
+    def _finish(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if self.output_quantization is not None:
+            scale, zero_point = self.output_quantization
+            return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
+        return y.astype(np.float32, copy=True)
+
+    # -- what runtimes implement --------------------------------------------
+    def _prepare_native(self, x: np.ndarray) -> None:
+        self._input = x
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _fetch(self):
+        return self._output
+
+
+class FunctionPredictor(Predictor):
+    """Any Python callable as a predictor: ``fn(batch) -> outputs``.
+
+    With ``fn=None`` it is a no-op, which measures the harness's own overhead.
+
+    >>> import numpy as np
+    >>> noop = FunctionPredictor(None, input_shape=(None, 1))
+    >>> noop(np.zeros((1, 1), np.float32)).shape
+    (1, 1)
+    """
+
+    runtime = "python"
+
+    def __init__(self, fn=None, input_shape=(None, 1), input_dtype="float32",
+                 name: str | None = None):
+        if fn is not None and not callable(fn):
+            raise InvalidArgumentError(f"fn must be callable or None, got {type(fn).__name__}")
+        super().__init__(name=name or ("noop" if fn is None else "python"),
+                         mode="noop" if fn is None else "call",
+                         input_shape=input_shape, input_dtype=input_dtype)
+        self._fn = fn
+        self._input = self._output = None
+
+    def _run(self) -> None:
+        if self._fn is None:
+            self._output = self._input
+        else:
+            self._output = self._fn(self._input)
+
+
+# ---------------------------------------------------------------- Keras
+def _set_tf_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    import tensorflow as tf
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        raise InvalidArgumentError(
+            f"TensorFlow's thread count is already fixed ({current or 'default'}) in "
+            f"this process, so Keras cannot run with threads={threads}; set it before "
+            "TensorFlow runs anything, or compare thread counts with the TFLite or "
+            "OpenVINO runtime (or one `artspeed bench --threads N` process each)") from None
+
+
+class KerasPredictor(Predictor):
+    """A tf_keras model through ``model.predict``, ``model(x)`` or a ``tf.function``.
+
+    The three modes compute the same outputs; they differ in per-call overhead
+    (``predict`` builds a data pipeline each call; ``function`` runs a traced
+    graph).
+
+    >>> import numpy as np, artspeed
+    >>> p = KerasPredictor(artspeed.dense_example(), mode="function")
+    >>> p(np.ones((2, 3), np.float32)).shape
+    (2, 4)
+    """
+
+    runtime = "keras"
+    MODES = ("predict", "call", "function")
+
+    def __init__(self, model, mode: str = "call", threads=None, name: str | None = None):
+        from ._keras import check_tf_keras_model
+
+        check_tf_keras_model(model, "artspeed.KerasPredictor")
+        if mode not in self.MODES:
+            raise InvalidArgumentError(f"unknown Keras mode {mode!r}; choose one of "
+                                       f"{', '.join(self.MODES)}")
+        threads = _check_threads(threads)
+        if len(model.inputs or ()) != 1 or len(model.outputs or ()) != 1:
+            raise ModelError("artspeed predictors take models with one input and one "
+                             f"output; {model.name} has {len(model.inputs or ())} and "
+                             f"{len(model.outputs or ())}")
+        _set_tf_threads(threads)
+        import tensorflow as tf
+
+        spec = model.inputs[0]
+        super().__init__(name=name or f"keras-{mode}", mode=mode,
+                         input_shape=tuple(spec.shape), input_dtype=spec.dtype.name,
+                         threads=threads)
+        self.model = model
+        if mode == "function":
+            signature = [tf.TensorSpec((None, *self.input_shape[1:]), spec.dtype)]
+            self._fn = tf.function(lambda x: model(x, training=False),
+                                   input_signature=signature)
+        self._input = self._output = None
+
+    def _prepare_native(self, x: np.ndarray) -> None:
+        if self.mode == "predict":
+            self._input = x
+        else:
+            import tensorflow as tf
+
+            self._input = tf.constant(x)
+
+    def _run(self) -> None:
+        if self.mode == "predict":
+            x = self._input
+            self._output = self.model.predict(x, batch_size=len(x), verbose=0)
+        elif self.mode == "call":
+            self._output = self.model(self._input, training=False)
+        else:
+            self._output = self._fn(self._input)
+
+    def _fetch(self):
+        out = self._output
+        return out if isinstance(out, np.ndarray) else out.numpy()
+
+
+# ---------------------------------------------------------------- TFLite
+def _interpreter_class():
+    """(Interpreter class, backend name): LiteRT where installed, else tf.lite."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, "tf.lite"
+
+
+def _quantization(detail: dict):
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return float(scale), int(zero_point)
+    return None
+
+
+class TFLitePredictor(Predictor):
+    """A ``.tflite`` model (a path or its bytes) in the LiteRT interpreter.
+
+    ``threads`` sets the interpreter's thread count (None: the runtime's default).
+    """
+
+    runtime = "tflite"
+
+    def __init__(self, model, threads=None, name: str | None = None):
+        threads = _check_threads(threads)
+        Interpreter, self.backend = _interpreter_class()
+        kwargs = {"num_threads": threads} if threads is not None else {}
+        if isinstance(model, (bytes, bytearray)):
+            source, label = {"model_content": bytes(model)}, "in-memory model"
+        else:
+            path = Path(model)
+            if not path.is_file():
+                raise ModelError(f"no TFLite model at '{path}': the file does not exist")
+            source, label = {"model_path": str(path)}, f"'{path}'"
+        try:
+            interpreter = Interpreter(**source, **kwargs)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{label} is not a TFLite model the interpreter can read: "
+                             f"{_first_line(exc)}") from None
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError("artspeed predictors take models with one input and one "
+                             f"output; {label} has {len(inputs)} and {len(outputs)}")
+        self._interpreter = interpreter
+        self._in, self._out = inputs[0], outputs[0]
+        signature = self._in.get("shape_signature")
+        if signature is None or not len(signature):
+            signature = self._in["shape"]
+        super().__init__(name=name or "tflite", mode="interpreter",
+                         input_shape=tuple(int(d) for d in signature),
+                         input_dtype=self._in["dtype"], threads=threads,
+                         input_quantization=_quantization(self._in),
+                         output_quantization=_quantization(self._out))
+        self._allocated = tuple(int(d) for d in self._in["shape"])
+
+    def describe(self) -> dict:
+        return {**super().describe(), "backend": self.backend}
+
+    def _prepare_native(self, x: np.ndarray) -> None:
+        it = self._interpreter
+        if tuple(x.shape) != self._allocated:
+            try:
+                it.resize_tensor_input(self._in["index"], list(x.shape), strict=True)
+                it.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise InvalidArgumentError(f"{self.name} cannot take a batch of shape "
+                                           f"{tuple(x.shape)}: {_first_line(exc)}") from None
+            self._allocated = tuple(x.shape)
+        it.set_tensor(self._in["index"], x)
+
+    def _run(self) -> None:
+        self._interpreter.invoke()
+
+    def _fetch(self):
+        return self._interpreter.get_tensor(self._out["index"])
+
+    def close(self) -> None:
+        self._interpreter = None
+
+
+# ---------------------------------------------------------------- OpenVINO
+_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT",
+          "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
+
+
+class OpenVINOPredictor(Predictor):
+    """An OpenVINO model (``.xml`` path, ``ov.Model`` or tf_keras model), compiled.
+
+    ``mode="sync"`` runs one infer request and waits; ``mode="async"`` keeps
+    ``requests`` of them in flight in an ``AsyncInferQueue`` (default: the
+    compiled model's optimal number), which is how OpenVINO reaches its
+    throughput. ``hint`` is ``"latency"`` or ``"throughput"`` (default: latency
+    for sync, throughput for async); ``streams`` and ``threads`` override the
+    hint's choice; ``precision="f32"`` (default) pins the inference precision,
+    ``None`` keeps OpenVINO's choice (bf16 on CPUs with AMX or AVX-512 BF16).
+    A model with a dynamic batch axis is compiled once per batch size it sees.
+    """
+
+    runtime = "openvino"
+    MODES = ("sync", "async")
+
+    def __init__(self, model, mode: str = "sync", hint: str | None = None, streams=None,
+                 threads=None, precision: str | None = "f32", requests=None,
+                 device: str = "CPU", name: str | None = None):
+        if mode not in self.MODES:
+            raise InvalidArgumentError(f"unknown OpenVINO mode {mode!r}; choose sync or async")
+        hint = hint or ("throughput" if mode == "async" else "latency")
+        if hint not in _HINTS:
+            raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
+        threads = _check_threads(threads)
+        for label, value in (("streams", streams), ("requests", requests)):
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, np.integer)) or value < 1):
+                raise InvalidArgumentError(f"{label} must be a whole number >= 1 or None, "
+                                           f"got {value!r}")
+        if precision not in (None, "f32", "bf16", "f16"):
+            raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
+        import openvino as ov
+
+        self._ov = ov
+        self._core = ov.Core()
+        self._model = self._read(model)
+        if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
+            raise ModelError("artspeed predictors take models with one input and one output; "
+                             f"this one has {len(self._model.inputs)} and "
+                             f"{len(self._model.outputs)}")
+        port = self._model.inputs[0]
+        shape = port.get_partial_shape()
+        if not shape.rank.is_static:
+            raise ModelError("the OpenVINO model's input rank is dynamic; reshape it to "
+                             "(N, H, W, C) with model.reshape before benchmarking")
+        dims = tuple(d.get_length() if d.is_static else None for d in shape)
+        super().__init__(name=name or f"openvino-{mode}", mode=mode, input_shape=dims,
+                         input_dtype=port.get_element_type().to_dtype(), threads=threads)
+        self.hint, self.streams, self.precision = hint, streams, precision
+        self.requests, self.device = requests, device
+        self._config = {"PERFORMANCE_HINT": _HINTS[hint]}
+        if streams is not None:
+            self._config["NUM_STREAMS"] = str(int(streams))
+        if threads is not None:
+            self._config["INFERENCE_NUM_THREADS"] = int(threads)
+        if precision is not None:
+            self._config["INFERENCE_PRECISION_HINT"] = precision
+        self._compiled: dict = {}     # batch size -> (compiled model, request, queue)
+        self._current = None
+        self._input = None
+
+    def _read(self, model):
+        ov = self._ov
+        if isinstance(model, ov.Model):
+            return model
+        if isinstance(model, (str, Path)):
+            path = Path(model)
+            if not path.is_file():
+                raise ModelError(f"no OpenVINO model at '{path}': the file does not exist")
+            if path.suffix != ".xml":
+                raise ModelError(f"'{path}' is not an OpenVINO IR; expected a .xml file "
+                                 "(with its .bin beside it)")
+            try:
+                return self._core.read_model(str(path))
+            except RuntimeError as exc:
+                lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
+                raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
+                                 f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
+        from ._keras import check_tf_keras_model
+
+        check_tf_keras_model(model, "artspeed.OpenVINOPredictor")
+        return ov.convert_model(model)
+
+    def describe(self) -> dict:
+        info = {**super().describe(), "hint": self.hint, "streams": self.streams,
+                "precision": self.precision, "device": self.device}
+        if self._current is not None:
+            compiled = self._current[0]
+            info["compiled_streams"] = int(compiled.get_property("NUM_STREAMS"))
+            info["compiled_requests"] = self._request_count(compiled)
+        return info
+
+    def _request_count(self, compiled) -> int:
+        if self.requests is not None:
+            return int(self.requests)
+        return int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def compiled_model(self, batch_size: int = 1):
+        """The ``ov.CompiledModel`` used for ``batch_size`` (compiled on first use)."""
+        entry = self._compiled.get(batch_size)
+        if entry is None:
+            model = self._model
+            if self.input_shape[0] is None:
+                model = model.clone()
+                model.reshape([batch_size, *(d if d is not None else -1
+                                             for d in self.input_shape[1:])])
+            try:
+                compiled = self._core.compile_model(model, self.device, self._config)
+            except RuntimeError as exc:
+                raise ModelError(f"OpenVINO could not compile the model for batch "
+                                 f"{batch_size}: {_first_line(exc)}") from None
+            request = compiled.create_infer_request()
+            queue = None
+            if self.mode == "async":
+                queue = self._ov.AsyncInferQueue(compiled, self._request_count(compiled))
+            entry = self._compiled[batch_size] = (compiled, request, queue)
+        return entry[0]
+
+    def _prepare_native(self, x: np.ndarray) -> None:
+        self.compiled_model(len(x))
+        self._current = self._compiled[len(x)]
+        _, request, queue = self._current
+        self._input = x                       # the tensors below share its memory
+        tensor = self._ov.Tensor(x, shared_memory=True)
+        request.set_input_tensor(tensor)
+        if queue is not None:
+            for i in range(len(queue)):
+                queue[i].set_input_tensor(tensor)
+
+    def _run(self) -> None:
+        self._current[1].infer()
+
+    def _fetch(self):
+        return self._current[1].get_output_tensor(0).data
+
+    def _timed_async(self, iterations, deadline_ns, clock):
+        """Keep every request of the queue busy; (per-request latencies in ns, wall ns).
+
+        As benchmark_app does: wait for an idle request, read the latency
+        OpenVINO measured for its last inference, start it again. No Python
+        callback runs, so requests do not wait for the interpreter's lock.
+        """
+        queue = self._current[2]
+        latencies: list = []
+        used: set = set()
+        start = clock()
+        issued = 0
+        while issued < iterations and (deadline_ns is None or clock() < deadline_ns):
+            idle = queue.get_idle_request_id()
+            if idle in used:
+                latencies.append(queue[idle].latency)
+            else:
+                used.add(idle)
+            queue.start_async()
+            issued += 1
+        queue.wait_all()
+        wall = clock() - start
+        latencies.extend(queue[i].latency for i in used)
+        return (np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64), wall
+
+    def close(self) -> None:
+        self._compiled.clear()
+        self._current = None
+
+
+# ---------------------------------------------------------------- loading
+def _keras_path(path: Path) -> bool:
+    return path.suffix in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists())
+
+
+def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
+                   threads=None, **options) -> Predictor:
+    """A predictor for the model at ``path``; the runtime comes from the extension.
+
+    ``.keras``, ``.h5`` or a SavedModel folder run in Keras, ``.tflite`` in
+    LiteRT, ``.xml`` in OpenVINO. ``runtime="tflite"`` or ``"openvino"`` on a
+    Keras file converts it in memory first (float, no quantization).
+    ``options`` go to the predictor (OpenVINO: ``hint``, ``streams``,
+    ``precision``, ``requests``).
+
+    >>> load_predictor("model.onnx")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.ModelError: no model at 'model.onnx': the path does not exist
+    >>> load_predictor(".", runtime="torch")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.InvalidArgumentError: unknown runtime 'torch'; choose keras, tflite or openvino
+    """
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InvalidArgumentError(f"unknown runtime {runtime!r}; choose keras, tflite or openvino")
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"no model at '{path}': the path does not exist")
+    threads = _check_threads(threads)
+    native = "keras" if _keras_path(path) else _SUFFIX_RUNTIME.get(path.suffix)
+    if native is None:
+        raise ModelError(f"'{path}' is not a model artspeed can run; expected a .keras or "
+                         ".h5 file, a SavedModel folder, a .tflite file or an OpenVINO .xml")
+    runtime = runtime or native
+    if native != runtime and native != "keras":
+        raise ModelError(f"'{path}' is a {native} model and cannot run in {runtime}; "
+                         f"use runtime='{native}' or convert the Keras model instead")
+    if runtime == "keras":
+        if options:
+            raise InvalidArgumentError(f"the Keras runtime takes no {', '.join(options)}")
+        _set_tf_threads(threads)  # before loading: TensorFlow fixes it on first use
+        from .saving import load_model
+
+        return KerasPredictor(load_model(path, compile=False), mode=mode or "call",
+                              threads=threads, name=f"{path.stem} (keras-{mode or 'call'})")
+    if runtime == "tflite":
+        if mode not in (None, "interpreter") or options:
+            raise InvalidArgumentError("the TFLite runtime takes only threads")
+        model = path if native == "tflite" else _keras_to_tflite(path)
+        return TFLitePredictor(model, threads=threads, name=f"{path.stem} (tflite)")
+    model = path
+    if native == "keras":
+        from .saving import load_model
+
+        model = load_model(path, compile=False)
+    return OpenVINOPredictor(model, mode=mode or "sync", threads=threads,
+                             name=f"{path.stem} (openvino-{mode or 'sync'})", **options)
+
+
+def _keras_to_tflite(path: Path) -> bytes:
+    import tensorflow as tf
+
+    from .saving import load_model
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(load_model(path, compile=False))
+    return converter.convert()
+
+
+def as_predictor(model) -> Predictor:
+    """``model`` if it is a Predictor; a Keras model becomes a ``KerasPredictor``.
+
+    >>> noop = FunctionPredictor(None)
+    >>> as_predictor(noop) is noop
+    True
+    """
+    if isinstance(model, Predictor):
+        return model
+    return KerasPredictor(model, mode="call")
