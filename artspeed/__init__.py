@@ -41,6 +41,16 @@ _EXPORTS = {
     "tf_flops": ["GraphFlops", "tf_graph_flops"],
     "model_profiler_compat": ["ModelProfilerComparison", "compare_model_profiler"],
     "roofline": ["MachinePeak", "measure_machine_peak", "plot_roofline"],
+    "quantization": ["QuantParams", "QuantizationError", "BitWidthSweep", "integer_range",
+                     "calibrate", "quantize", "dequantize", "fake_quantize", "error_metrics",
+                     "bit_width_sweep", "plot_quantization_grid"],
+    "number_formats": ["NumberFormat", "NumberFormatTable", "number_format", "number_formats",
+                       "representable_values"],
+    "ptq": ["QuantizedModel", "LayerErrors", "PTQ_MODES", "convert_to_tflite",
+            "inspect_tflite", "layer_errors"],
+    "qat": ["QATResult", "unsupported_layers", "quantize_model", "convert_qat_model",
+            "quantization_aware_training"],
+    "variants": ["VariantReport", "VariantTable", "evaluate_variant", "compare_variants"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

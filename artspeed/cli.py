@@ -327,9 +327,121 @@ def _add_profile(commands) -> None:
     prof.set_defaults(func=_cmd_profile)
 
 
+_QUANTIZE_MODES = ("dynamic", "float16", "int8", "int16x8", "qat")
+
+
+def _cmd_quantize(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from . import config
+    from ._io import ensure_writable_dir
+    from .data import DATASETS, load_dataset
+    from .errors import InvalidArgumentError, ModelError
+    from .ptq import IO_TYPES
+
+    model_path, out = Path(args.model), Path(args.out)
+    if not model_path.exists():  # cheap checks before TensorFlow loads
+        raise ModelError(f"no model at '{model_path}': the path does not exist")
+    if model_path.suffix not in (".keras", ".h5") and not (model_path / "saved_model.pb").exists():
+        raise ModelError(f"'{model_path}' is not a Keras model; expected a .keras or .h5 file "
+                         "or a SavedModel folder (train one with `artspeed train`)")
+    if out.suffix != ".tflite":
+        raise InvalidArgumentError(f"--out must name a .tflite file, got '{out}'")
+    if args.io is not None and args.io not in IO_TYPES.get(args.mode, ("float32",)):
+        allowed = IO_TYPES.get(args.mode, ("float32",))
+        raise InvalidArgumentError(f"--io {args.io} is not available with --mode {args.mode}; "
+                                   f"choose {', '.join(allowed)}")
+    if args.epochs is not None and args.mode != "qat":
+        raise InvalidArgumentError("--epochs applies to --mode qat only (fine-tuning epochs)")
+    name = args.dataset or config.default_dataset()
+    if name not in DATASETS:
+        load_dataset(name)  # raises the unknown-dataset error
+    ensure_writable_dir(out.parent)
+
+    from .evaluation import accuracy, agreement
+    from .ptq import convert_to_tflite
+    from .saving import load_model
+    from .training import check_model_fits
+
+    fast = config.fast_mode()
+    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
+    model = load_model(model_path, compile=False)
+    check_model_fits(model, dataset, "artspeed quantize")
+    with tempfile.TemporaryDirectory() as folder:
+        reference = convert_to_tflite(model, "float32", path=Path(folder) / "float32.tflite")
+        float_predictor = reference.predictor(name="float32")
+        float_accuracy = accuracy(float_predictor, dataset)
+        extra = {}
+        if args.mode == "qat":
+            from .qat import quantization_aware_training
+
+            epochs = args.epochs or 1
+            run = quantization_aware_training(model, dataset, epochs=epochs, input_type=args.io,
+                                              output_type=args.io, path=out,
+                                              progress=not args.json)
+            result = run.quantized
+            extra = {"epochs": epochs, "qat_keras_accuracy": run.qat_accuracy}
+        else:
+            needs_data = args.mode in ("int8", "int16x8")
+            result = convert_to_tflite(model, args.mode, dataset if needs_data else None,
+                                       calibration_samples=args.calibration_samples,
+                                       input_type=args.io, output_type=args.io, path=out)
+        predictor = result.predictor()
+        payload = {
+            "mode": args.mode, "size_bytes": result.size_bytes,
+            "float_size_bytes": reference.size_bytes,
+            "accuracy": accuracy(predictor, dataset), "float_accuracy": float_accuracy,
+            "agreement": agreement(predictor, float_predictor, dataset),
+            "input_dtype": result.input_dtype, "output_dtype": result.output_dtype,
+            "size_ratio": result.size_bytes / reference.size_bytes,
+            "input_quantization": [result.input_scale, result.input_zero_point],
+            "output_quantization": [result.output_scale, result.output_zero_point],
+            "float_ops": list(result.float_ops), "op_kinds": result.op_kinds,
+            "calibration_samples": result.calibration_samples,
+            "dataset": dataset.name, "test_samples": len(dataset.x_test),
+            "model": str(model_path), "path": str(out), **extra,
+        }
+    drop = 100 * (payload["float_accuracy"] - payload["accuracy"])
+    _emit(args, payload, [
+        f"mode         {args.mode} ({result.input_dtype} in, {result.output_dtype} out)",
+        f"size         {result.size_bytes:,} bytes, {payload['size_ratio']:.2f}x the float "
+        f"TFLite file ({reference.size_bytes:,} bytes)",
+        f"accuracy     {payload['accuracy']:.2%} (float {float_accuracy:.2%}, "
+        f"{drop:+.2f} points lost) on {len(dataset.x_test)} {dataset.name} test images",
+        f"agreement    {payload['agreement']:.2%} top-1 with the float model",
+        f"in float     {', '.join(result.float_ops) or 'no ops'}",
+        f"saved        {out}",
+    ])
+    return 0
+
+
+def _add_quantize(commands) -> None:
+    quant = commands.add_parser("quantize", help="quantize a Keras model to TFLite "
+                                "(post-training or quantization-aware training)")
+    quant.add_argument("model", metavar="MODEL", help="a saved Keras model (.keras, .h5, "
+                       "or a SavedModel folder), e.g. from `artspeed train`")
+    quant.add_argument("--mode", required=True, choices=_QUANTIZE_MODES,
+                       help="dynamic range, float16, full-integer int8, int16x8 "
+                       "(int16 activations), or qat (fine-tune with tfmot, then int8)")
+    quant.add_argument("--dataset", help="calibration and test data (default: "
+                       "$ARTSPEED_DATASET or fashion_mnist)")
+    quant.add_argument("--calibration-samples", type=_positive_int, default=100,
+                       help="representative images for int8 and int16x8 (default 100)")
+    quant.add_argument("--epochs", type=_positive_int, help="qat: fine-tuning epochs (default 1)")
+    quant.add_argument("--io", choices=("float32", "int8", "uint8", "int16"),
+                       help="the model's input and output type (default float32; int8 and "
+                       "qat: int8 or uint8; int16x8: int16)")
+    quant.add_argument("--limit-train", type=_positive_int,
+                       help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
+    quant.add_argument("--out", required=True, help="where to write the .tflite file")
+    quant.add_argument("--json", action="store_true", help="print JSON only")
+    quant.set_defaults(func=_cmd_quantize)
+
+
 # Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
 # sets func=_cmd_<name>. Append new ones here, in chapter order.
-_SUBCOMMANDS = [_add_train, _add_profile, _add_bench]
+_SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize]
 
 
 def build_parser() -> argparse.ArgumentParser:

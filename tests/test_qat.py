@@ -1,0 +1,102 @@
+"""Quantization-aware training with the real tfmot."""
+
+import numpy as np
+import pytest
+
+import artspeed
+from artspeed import InvalidArgumentError, KerasVersionError, ModelError
+from artspeed.qat import (
+    QATResult,
+    convert_qat_model,
+    quantization_aware_training,
+    quantize_model,
+    unsupported_layers,
+)
+
+
+def _with_layer_norm():
+    import tf_keras as keras
+
+    layers = keras.layers
+    return keras.Sequential([
+        layers.Input((28, 28, 1)), layers.Conv2D(4, 3, name="conv"),
+        layers.LayerNormalization(name="norm"), layers.Flatten(name="flat"),
+        layers.Dense(10, name="out"),
+    ], name="with_norm")
+
+
+def test_quantize_model_wraps_and_keeps_the_original():
+    model = artspeed.baseline_cnn(width=2)
+    before = [w.copy() for w in model.get_weights()]
+    q = quantize_model(model)
+    assert type(q.get_layer("quant_conv1")).__name__ == "QuantizeWrapperV2"
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    x = np.random.default_rng(0).random((2, 28, 28, 1), np.float32)
+    assert np.allclose(q(x).numpy(), model(x).numpy(), atol=0.05)  # fake-quant ~ float
+
+
+def test_unsupported_layer_names_it_and_the_way_out():
+    model = _with_layer_norm()
+    assert unsupported_layers(model) == [("norm", "LayerNormalization")]
+    with pytest.raises(ModelError) as excinfo:
+        quantize_model(model)
+    message = str(excinfo.value)
+    assert "'norm' (LayerNormalization)" in message
+    assert "skip=['norm']" in message and "quantize_annotate_layer" in message
+
+
+def test_skip_leaves_a_layer_in_float(tmp_path):
+    q = quantize_model(_with_layer_norm(), skip=["norm"])
+    kinds = {layer.name: type(layer).__name__ for layer in q.layers}
+    assert kinds["norm"] == "LayerNormalization" and kinds["quant_conv"] == "QuantizeWrapperV2"
+    converted = convert_qat_model(q, path=tmp_path / "skip.tflite")
+    assert converted.mode == "qat" and "int8" in converted.op_kinds
+    assert {"MEAN", "RSQRT"} <= set(converted.float_ops)   # the normalization, in float
+
+
+def test_models_tfmot_cannot_wrap():
+    import tf_keras as keras
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Subclassed()
+    model(np.zeros((1, 3), np.float32))
+    with pytest.raises(ModelError, match="not subclassed ones.*convert_to_tflite"):
+        quantize_model(model)
+    inner = artspeed.dense_example()
+    nested = keras.Sequential([keras.Input((3,)), inner, keras.layers.Dense(2)], name="nested")
+    with pytest.raises(ModelError, match="'dense_example' \\(Sequential\\)"):
+        quantize_model(nested)
+    with pytest.raises(InvalidArgumentError, match="skip names no layer"):
+        quantize_model(artspeed.dense_example(), skip=["nope"])
+    with pytest.raises(ModelError, match="no quantization wrappers"):
+        convert_qat_model(artspeed.dense_example())
+
+
+def test_keras3_model_is_refused():
+    import keras  # Keras 3, installed as TensorFlow's own dependency
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(KerasVersionError, match="Keras 3 model"):
+        quantize_model(model)
+
+
+def test_quantization_aware_training_end_to_end(shapes_small, tmp_path):
+    model = artspeed.baseline_cnn(width=4)
+    with pytest.raises(InvalidArgumentError, match="not available in mode 'qat'"):
+        quantization_aware_training(model, shapes_small, input_type="int16")
+    result = quantization_aware_training(model, shapes_small, epochs=1, progress=False,
+                                         input_type="uint8", output_type="uint8",
+                                         path=tmp_path / "qat.tflite")
+    q = result.quantized
+    assert q.mode == "qat" and q.input_dtype == "uint8" and q.float_ops == ()
+    assert q.size_bytes == (tmp_path / "qat.tflite").stat().st_size
+    assert result.history.epochs == 1 and 0.0 <= result.qat_accuracy <= 1.0
+    assert 0.0 <= artspeed.accuracy(q.predictor(), shapes_small) <= 1.0
+    assert QATResult.from_json(result.to_json()) == result
