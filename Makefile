@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --progress-bar off -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo test lint unit notebooks lab bench constraints clean
+.PHONY: help install dev demo test lint unit notebooks lab bench slides constraints clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,11 +26,11 @@ install: $(VENV)/.installed  ## create .venv and install artspeed with the pinne
 
 dev: $(VENV)/.installed-dev  ## install artspeed and its dev tools (pytest, nbval, ruff)
 
-demo: $(VENV)/.installed  ## the main job, end to end: train, evaluate and save the baseline
-	$(BIN)/artspeed train --out runs/baseline.keras
+demo: $(VENV)/.installed  ## the main job, end to end: the quick tour, with its report
+	$(BIN)/artspeed tour --quick --out runs/tour
 
-lint: dev  ## ruff over the package, tests and benchmarks
-	$(BIN)/ruff check artspeed tests benchmarks
+lint: dev  ## ruff over the package, tests, benchmarks and slide scripts
+	$(BIN)/ruff check artspeed tests benchmarks slides
 
 # One pytest run: unit tests, docstring examples and every notebook (fast mode).
 # pytest exits 5 when it collects nothing; that is a failure here, and said so.
@@ -52,9 +52,12 @@ lab: $(VENV)/.installed  ## open the workbook in JupyterLab
 bench: $(VENV)/.installed  ## run the benchmark scripts, which print figures
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+slides: $(VENV)/.installed  ## build the lecture deck, measured here: slides/build/the-art-of-speed-part-1.html
+	$(BIN)/python slides/build.py
+
 constraints:  ## re-pin constraints.txt from the current .venv
 	@{ echo "# One tested set of versions (Python 3.11, Linux x86_64). Regenerate with: make constraints"; \
 	  $(PIP) freeze --exclude-editable | grep -v '^artspeed'; } > constraints.txt
 
 clean:  ## remove caches and runs/ (keeps .venv)
-	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf runs slides/build .pytest_cache .ruff_cache build dist *.egg-info

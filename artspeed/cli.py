@@ -147,7 +147,7 @@ def _cmd_bench(args) -> int:
                 or (path / "saved_model.pb").exists()):
             raise ModelError(f"'{model}' is not a model artspeed can run; expected a .keras "
                              "or .h5 file, a SavedModel folder, a .tflite file or an .xml")
-    from .benchmark import benchmark
+    from .benchmarking import benchmark
     from .predictors import load_predictor
     from .scenarios import run_scenario
 
@@ -439,9 +439,55 @@ def _add_quantize(commands) -> None:
     quant.set_defaults(func=_cmd_quantize)
 
 
+def _cmd_tour(args) -> int:
+    from pathlib import Path
+
+    from ._io import ensure_writable_dir
+    from .data import DATASETS, load_dataset
+    from .errors import ModelError
+
+    ensure_writable_dir(args.out)  # fail before any work starts
+    if args.dataset and args.dataset not in DATASETS:
+        load_dataset(args.dataset)  # the one-line unknown-dataset error, before TensorFlow
+    if args.model is not None and not Path(args.model).exists():
+        raise ModelError(f"no model at '{args.model}': the path does not exist")
+    from .tour import run_tour
+
+    variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
+    result = run_tour(args.model, args.dataset, quick=args.quick, out=args.out,
+                      progress=not args.json, variants=variants)
+    report = Path(result.out) / "report.html"
+    _emit(args, {**result.to_dict(), "report": str(report),
+                 "results": str(Path(result.out) / "results.json")}, [
+        result.table(), "",
+        f"pick for latency: {result.picks['latency']}, for throughput: "
+        f"{result.picks['throughput']}, for size: {result.picks['size']}",
+        f"tour took {result.seconds / 60:.1f} min",
+        f"report:  {report}",
+        f"results: {Path(result.out) / 'results.json'}",
+    ])
+    return 0
+
+
+def _add_tour(commands) -> None:
+    tour = commands.add_parser("tour", help="the whole pipeline: every variant, measured, "
+                               "with a report")
+    tour.add_argument("model", nargs="?", metavar="MODEL",
+                      help="a saved Keras classifier of the dataset (default: train the baseline)")
+    tour.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    tour.add_argument("--quick", action="store_true",
+                      help="fewer epochs and shorter measurements, same steps (minutes)")
+    tour.add_argument("--out", default="runs/tour",
+                      help="folder for report.html, results.json and the variants "
+                           "(default runs/tour); run again to resume")
+    tour.add_argument("--variants", help="a comma-separated subset of the variants")
+    tour.add_argument("--json", action="store_true", help="print JSON only")
+    tour.set_defaults(func=_cmd_tour)
+
+
 # Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
 # sets func=_cmd_<name>. Append new ones here, in chapter order.
-_SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize]
+_SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize, _add_tour]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,7 +92,7 @@ class QuantizedModel(Result):
 
     def predictor(self, threads=None, name: str | None = None):
         """A ``TFLitePredictor`` on the file (floats in, floats out, whatever the I/O type)."""
-        from .predictors import TFLitePredictor
+        from .tflite_predictor import TFLitePredictor
 
         return TFLitePredictor(self.path, threads=threads, name=name or self.mode)
 
@@ -267,12 +267,12 @@ def inspect_tflite(path, mode: str = "unknown", calibration_samples: int = 0) ->
     dynamic-range kernels (int8 weights, float activations), ``convert`` for
     QUANTIZE/DEQUANTIZE, else the float type the op computes in.
     """
-    from .predictors import _interpreter_class
+    from .tflite_predictor import tflite_interpreter
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"no TFLite model at '{path}': the file does not exist")
-    Interpreter, _ = _interpreter_class()
+    Interpreter, _ = tflite_interpreter()
     try:
         interpreter = Interpreter(model_path=str(path))
     except (ValueError, RuntimeError) as exc:

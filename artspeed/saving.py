@@ -23,18 +23,30 @@ __all__ = ["save_model", "load_model", "KERAS_SUFFIXES"]
 KERAS_SUFFIXES = (".keras", ".h5")
 
 
-def save_model(model, path) -> Path:
+def save_model(model, path, include_optimizer: bool = True) -> Path:
     """Save ``model`` to ``path`` (``.keras``, or legacy ``.h5``) and return the path.
 
     The file is written beside the target, then renamed, so a failed save
-    leaves no half-written model behind.
+    leaves no half-written model behind. ``include_optimizer=False`` leaves out
+    the optimizer's state (Adam keeps two slots per weight): a smaller file,
+    and the fair one to compare sizes with.
     """
     check_tf_keras_model(model, "artspeed.save_model")
     path = Path(path)
     if path.suffix not in KERAS_SUFFIXES:
         raise ModelError(f"save the model as .keras (or legacy .h5), got '{path}'")
+    kwargs = {}
+    if not include_optimizer and getattr(model, "optimizer", None) is not None:
+        if path.suffix == ".h5":
+            kwargs["include_optimizer"] = False
+        else:  # the native format has no such switch: save a copy that has no optimizer
+            import tf_keras
+
+            copy = tf_keras.models.clone_model(model)
+            copy.set_weights(model.get_weights())
+            model = copy
     with atomic_path(path) as tmp:
-        model.save(tmp)
+        model.save(tmp, **kwargs)
     return path
 
 

@@ -97,7 +97,7 @@ def evaluate_variant(variant, dataset, reference=None, *, name: str | None = Non
     measured for ``duration_s`` seconds. ``reference_accuracy`` skips
     re-scoring the reference when it is known.
     """
-    from .benchmark import benchmark
+    from .benchmarking import benchmark
     from .evaluation import accuracy, agreement
 
     predictor, mode, path = _as_predictor(variant, threads, name)
@@ -208,7 +208,7 @@ def compare_variants(variants: dict, dataset, reference, *, baseline: str | None
     p50, every variant timed for ``duration_s`` per round. ``baseline`` (the
     first variant by default) is what sizes and speed-ups are relative to.
     """
-    from .benchmark import benchmark
+    from .benchmarking import benchmark
     from .evaluation import accuracy
 
     if not variants:

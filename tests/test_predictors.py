@@ -6,7 +6,7 @@ from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 
 import artspeed
 from artspeed.errors import InvalidArgumentError, ModelError
-from artspeed.predictors import _interpreter_class
+from artspeed.tflite_predictor import tflite_interpreter
 
 X = np.random.default_rng(1).random((3, 28, 28, 1), dtype=np.float32)
 
@@ -27,7 +27,7 @@ def test_keras_modes_agree(tiny_models, mode):  # noqa: F811
 def test_tflite_float_any_batch_and_threads(tiny_models):  # noqa: F811
     predictor = artspeed.load_predictor(tiny_models["tflite"], threads=1)
     assert isinstance(predictor, artspeed.TFLitePredictor)
-    assert predictor.threads == 1 and predictor.describe()["backend"] == _interpreter_class()[1]
+    assert predictor.threads == 1 and predictor.describe()["backend"] == tflite_interpreter()[1]
     np.testing.assert_allclose(predictor(X), reference(tiny_models), atol=1e-5)
     assert predictor(X[:1]).shape == (1, 10)  # resized back down
     assert predictor(X.astype(np.float64)).shape == (3, 10)  # floats are cast

@@ -10,7 +10,7 @@ from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 from conftest import run_cli
 
 import artspeed
-from artspeed.benchmark import NOISY_CV, latency_stats
+from artspeed.benchmarking import NOISY_CV, latency_stats
 from artspeed.errors import InvalidArgumentError
 
 

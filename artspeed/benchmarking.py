@@ -29,9 +29,7 @@ True
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
 import warnings
 from dataclasses import dataclass, field
 
@@ -422,17 +420,3 @@ def plot_latencies(results, ax=None, bins: int = 50):
     ax.grid(alpha=0.3)
     return ax
 
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as its main function.
-
-    ``artspeed.benchmark`` names both this module and its function; once the
-    module is imported, Python binds the package attribute to the module, so
-    calling it runs ``benchmark`` either way.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return benchmark(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,190 @@
+"""The OpenVINO runtime behind ``artspeed.Predictor``: a compiled model, sync or async.
+
+Taught in notebooks/02-inference-metrics. The inference precision defaults to
+f32, so outputs match the other runtimes even on CPUs where OpenVINO would
+pick bf16 by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidArgumentError, ModelError
+from .predictors import Predictor, _check_threads, _first_line
+
+__all__ = ["OpenVINOPredictor"]
+
+
+_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT",
+          "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
+
+
+class OpenVINOPredictor(Predictor):
+    """An OpenVINO model (``.xml`` path, ``ov.Model`` or tf_keras model), compiled.
+
+    ``mode="sync"`` runs one infer request and waits; ``mode="async"`` keeps
+    ``requests`` of them in flight in an ``AsyncInferQueue`` (default: the
+    compiled model's optimal number), which is how OpenVINO reaches its
+    throughput. ``hint`` is ``"latency"`` or ``"throughput"`` (default: latency
+    for sync, throughput for async); ``streams`` and ``threads`` override the
+    hint's choice; ``precision="f32"`` (default) pins the inference precision,
+    ``None`` keeps OpenVINO's choice (bf16 on CPUs with AMX or AVX-512 BF16).
+    A model with a dynamic batch axis is compiled once per batch size it sees.
+    """
+
+    runtime = "openvino"
+    MODES = ("sync", "async")
+
+    def __init__(self, model, mode: str = "sync", hint: str | None = None, streams=None,
+                 threads=None, precision: str | None = "f32", requests=None,
+                 device: str = "CPU", name: str | None = None):
+        if mode not in self.MODES:
+            raise InvalidArgumentError(f"unknown OpenVINO mode {mode!r}; choose sync or async")
+        hint = hint or ("throughput" if mode == "async" else "latency")
+        if hint not in _HINTS:
+            raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
+        threads = _check_threads(threads)
+        for label, value in (("streams", streams), ("requests", requests)):
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, np.integer)) or value < 1):
+                raise InvalidArgumentError(f"{label} must be a whole number >= 1 or None, "
+                                           f"got {value!r}")
+        if precision not in (None, "f32", "bf16", "f16"):
+            raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
+        import openvino as ov
+
+        self._ov = ov
+        self._core = ov.Core()
+        self._model = self._read(model)
+        if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
+            raise ModelError("artspeed predictors take models with one input and one output; "
+                             f"this one has {len(self._model.inputs)} and "
+                             f"{len(self._model.outputs)}")
+        port = self._model.inputs[0]
+        shape = port.get_partial_shape()
+        if not shape.rank.is_static:
+            raise ModelError("the OpenVINO model's input rank is dynamic; reshape it to "
+                             "(N, H, W, C) with model.reshape before benchmarking")
+        dims = tuple(d.get_length() if d.is_static else None for d in shape)
+        super().__init__(name=name or f"openvino-{mode}", mode=mode, input_shape=dims,
+                         input_dtype=port.get_element_type().to_dtype(), threads=threads)
+        self.hint, self.streams, self.precision = hint, streams, precision
+        self.requests, self.device = requests, device
+        self._config = {"PERFORMANCE_HINT": _HINTS[hint]}
+        if streams is not None:
+            self._config["NUM_STREAMS"] = str(int(streams))
+        if threads is not None:
+            self._config["INFERENCE_NUM_THREADS"] = int(threads)
+        if precision is not None:
+            self._config["INFERENCE_PRECISION_HINT"] = precision
+        self._compiled: dict = {}     # batch size -> (compiled model, request, queue)
+        self._current = None
+        self._input = None
+
+    def _read(self, model):
+        ov = self._ov
+        if isinstance(model, ov.Model):
+            return model
+        if isinstance(model, (str, Path)):
+            path = Path(model)
+            if not path.is_file():
+                raise ModelError(f"no OpenVINO model at '{path}': the file does not exist")
+            if path.suffix != ".xml":
+                raise ModelError(f"'{path}' is not an OpenVINO IR; expected a .xml file "
+                                 "(with its .bin beside it)")
+            try:
+                return self._core.read_model(str(path))
+            except RuntimeError as exc:
+                lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
+                raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
+                                 f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
+        from ._keras import check_tf_keras_model
+
+        check_tf_keras_model(model, "artspeed.OpenVINOPredictor")
+        return ov.convert_model(model)
+
+    def describe(self) -> dict:
+        info = {**super().describe(), "hint": self.hint, "streams": self.streams,
+                "precision": self.precision, "device": self.device}
+        if self._current is not None:
+            compiled = self._current[0]
+            info["compiled_streams"] = int(compiled.get_property("NUM_STREAMS"))
+            info["compiled_requests"] = self._request_count(compiled)
+        return info
+
+    def _request_count(self, compiled) -> int:
+        if self.requests is not None:
+            return int(self.requests)
+        return int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def compiled_model(self, batch_size: int = 1):
+        """The ``ov.CompiledModel`` used for ``batch_size`` (compiled on first use)."""
+        entry = self._compiled.get(batch_size)
+        if entry is None:
+            model = self._model
+            if self.input_shape[0] is None:
+                model = model.clone()
+                model.reshape([batch_size, *(d if d is not None else -1
+                                             for d in self.input_shape[1:])])
+            try:
+                compiled = self._core.compile_model(model, self.device, self._config)
+            except RuntimeError as exc:
+                raise ModelError(f"OpenVINO could not compile the model for batch "
+                                 f"{batch_size}: {_first_line(exc)}") from None
+            request = compiled.create_infer_request()
+            queue = None
+            if self.mode == "async":
+                queue = self._ov.AsyncInferQueue(compiled, self._request_count(compiled))
+            entry = self._compiled[batch_size] = (compiled, request, queue)
+        return entry[0]
+
+    def _prepare_native(self, x: np.ndarray) -> None:
+        self.compiled_model(len(x))
+        self._current = self._compiled[len(x)]
+        _, request, queue = self._current
+        self._input = x                       # the tensors below share its memory
+        tensor = self._ov.Tensor(x, shared_memory=True)
+        request.set_input_tensor(tensor)
+        if queue is not None:
+            for i in range(len(queue)):
+                queue[i].set_input_tensor(tensor)
+
+    def _run(self) -> None:
+        self._current[1].infer()
+
+    def _fetch(self):
+        return self._current[1].get_output_tensor(0).data
+
+    def _timed_async(self, iterations, deadline_ns, clock):
+        """Keep every request of the queue busy; (per-request latencies in ns, wall ns).
+
+        As benchmark_app does: wait for an idle request, read the latency
+        OpenVINO measured for its last inference, start it again. No Python
+        callback runs, so requests do not wait for the interpreter's lock.
+        """
+        queue = self._current[2]
+        latencies: list = []
+        used: set = set()
+        start = clock()
+        issued = 0
+        while issued < iterations and (deadline_ns is None or clock() < deadline_ns):
+            idle = queue.get_idle_request_id()
+            if idle in used:
+                latencies.append(queue[idle].latency)
+            else:
+                used.add(idle)
+            queue.start_async()
+            issued += 1
+        queue.wait_all()
+        wall = clock() - start
+        latencies.extend(queue[i].latency for i in used)
+        return (np.asarray(latencies, dtype=np.float64) * 1e6).astype(np.int64), wall
+
+    def close(self) -> None:
+        self._compiled.clear()
+        self._current = None
+
+
+# ---------------------------------------------------------------- loading

@@ -1,0 +1,465 @@
+"""The tour: one model from baseline to its optimized variants, all measured alike.
+
+Taught in notebooks/09-benchmarking-and-pareto and notebooks/10-capstone; it is
+``artspeed tour`` and ``make demo``. The steps:
+
+1. train the baseline (or load the learner's model) and profile it;
+2. build each variant into ``OUT/variants/`` (``VARIANTS`` lists them);
+3. measure every variant in the same run, under the same settings: accuracy,
+   size raw and gzipped, batch-1 latency (p50/p90/p99) and throughput, in
+   interleaved rounds so a burst of load on the machine hits them all alike;
+4. find the Pareto frontiers (accuracy against latency, accuracy against size),
+   batch-size curves for the best variants, and what to pick;
+5. write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
+
+``OUT/state.json`` records each finished step, so an interrupted tour, run
+again with the same ``out``, resumes where it stopped. ``quick=True`` shrinks
+epochs and measurement times, and changes nothing else.
+
+>>> [name for name, _ in VARIANTS][:3]
+['keras', 'tflite-float32', 'tflite-dynamic']
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ._io import ensure_writable_dir, write_text_atomic
+from ._result import Result, html_table
+from .errors import ArtspeedError, InvalidArgumentError
+
+__all__ = ["TourSettings", "VariantMeasurement", "TourResult", "run_tour", "VARIANTS",
+           "load_tour"]
+
+WITHIN_POINTS = 1.0   # "as accurate as the baseline": within this many points
+
+
+@dataclass(frozen=True)
+class TourSettings(Result):
+    """How long the tour trains and measures. ``quick`` is the demo's setting."""
+
+    quick: bool = False
+    epochs: int = 5
+    finetune_epochs: int = 2
+    limit_train: int | None = None
+    calibration_samples: int = 200
+    duration_s: float = 2.0         # per variant and round
+    rounds: int = 3
+    batch_sizes: tuple = (1, 2, 4, 8, 16, 32, 64)
+    seed: int = 0
+
+    @classmethod
+    def for_run(cls, quick: bool, fast: bool = False) -> TourSettings:
+        """The full tour, ``quick`` (minutes), or CI's fast mode (quick, on less data)."""
+        if not (quick or fast):
+            return cls()
+        return cls(quick=True, epochs=1 if fast else 3, finetune_epochs=1,
+                   limit_train=2000 if fast else 10000, calibration_samples=100,
+                   duration_s=0.25 if fast else 0.6, rounds=2,
+                   batch_sizes=(1, 4, 16, 64))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TourSettings:
+        return super().from_dict({**data, "batch_sizes": tuple(data.get("batch_sizes", ()))})
+
+    def __repr__(self) -> str:
+        return f"<TourSettings {'quick' if self.quick else 'full'}, {self.epochs} epochs>"
+
+
+@dataclass(frozen=True)
+class VariantMeasurement(Result):
+    """One variant, measured: accuracy, size, batch-1 latency and throughput."""
+
+    name: str
+    runtime: str
+    path: str
+    accuracy: float
+    size_bytes: int
+    gzip_bytes: int
+    latency_ms: dict = field(default_factory=dict)   # p50, p90, p99, mean, std
+    throughput_per_s: float = 0.0
+    build_s: float = 0.0
+    description: str = ""
+
+    def __repr__(self) -> str:
+        return (f"<VariantMeasurement {self.name}: {self.accuracy:.2%}, "
+                f"{self.gzip_bytes:,} gzip bytes, p50 {self.latency_ms.get('p50', 0):.3f} ms>")
+
+    @property
+    def p50_ms(self) -> float:
+        return self.latency_ms["p50"]
+
+
+@dataclass(frozen=True)
+class TourResult(Result):
+    """Everything the tour measured, and what it recommends."""
+
+    dataset: str
+    model: str
+    settings: TourSettings
+    profile: dict                     # the baseline's params, MACs, FLOPs
+    variants: tuple                   # VariantMeasurement, the baseline ("keras") first
+    pareto_latency: tuple = ()        # names on the accuracy-latency frontier
+    pareto_size: tuple = ()           # names on the accuracy-size frontier
+    batch_curves: dict = field(default_factory=dict)   # name -> {"batch_sizes", "p50_ms", "throughput_per_s"}
+    picks: dict = field(default_factory=dict)          # latency / throughput / size -> name
+    targets: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)        # variant -> why it could not be built
+    env: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    out: str = ""
+
+    def __repr__(self) -> str:
+        return (f"<TourResult {self.model} on {self.dataset}: {len(self.variants)} variants, "
+                f"picks {self.picks}>")
+
+    def __getitem__(self, name: str) -> VariantMeasurement:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(f"no variant {name!r}; the tour has {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variants]
+
+    @property
+    def baseline(self) -> VariantMeasurement:
+        return self.variants[0]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TourResult:
+        data = dict(data)
+        data["settings"] = TourSettings.from_dict(data["settings"])
+        data["variants"] = tuple(VariantMeasurement.from_dict(v) for v in data["variants"])
+        for key in ("pareto_latency", "pareto_size"):
+            data[key] = tuple(data.get(key, ()))
+        return super().from_dict(data)
+
+    def table(self) -> str:
+        """The variants as a text table, speed-ups and size ratios against the baseline."""
+        base = self.baseline
+        lines = [f"{'variant':<16} {'accuracy':>8} {'gzip KB':>9} {'x smaller':>9} "
+                 f"{'p50 ms':>8} {'p99 ms':>8} {'x faster':>8} {'inf/s':>9}  frontier"]
+        for v in self.variants:
+            marks = ("L" if v.name in self.pareto_latency else "-") + \
+                    ("S" if v.name in self.pareto_size else "-")
+            lines.append(
+                f"{v.name:<16} {v.accuracy:>8.2%} {v.gzip_bytes / 1024:>9.1f} "
+                f"{base.gzip_bytes / v.gzip_bytes:>9.2f} {v.latency_ms['p50']:>8.3f} "
+                f"{v.latency_ms['p99']:>8.3f} {base.p50_ms / v.p50_ms:>8.2f} "
+                f"{v.throughput_per_s:>9.0f}  {marks}")
+        lines.append("frontier: L = accuracy-latency, S = accuracy-size (gzip)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        base = self.baseline
+        rows = [(v.name, v.runtime, f"{v.accuracy:.2%}", f"{v.size_bytes:,}", f"{v.gzip_bytes:,}",
+                 f"{base.gzip_bytes / v.gzip_bytes:.2f}", f"{v.latency_ms['p50']:.3f}",
+                 f"{v.latency_ms['p90']:.3f}", f"{v.latency_ms['p99']:.3f}",
+                 f"{base.p50_ms / v.p50_ms:.2f}", f"{v.throughput_per_s:,.0f}",
+                 " ".join(k for k, names in (("latency", self.pareto_latency),
+                                             ("size", self.pareto_size)) if v.name in names))
+                for v in self.variants]
+        return html_table(rows, header=(
+            "variant", "runtime", "accuracy", "bytes", "gzip bytes", "x smaller (gzip)",
+            "p50 ms", "p90 ms", "p99 ms", "x faster (p50)", "inferences/s",
+            "Pareto-optimal for"), caption=f"The tour: {self.model} on {self.dataset}")
+
+
+# ----------------------------------------------------------------- the variants
+class _Context:
+    """What a variant builder needs: the baseline, the data, the settings, a folder."""
+
+    def __init__(self, baseline_path: Path, dataset, settings: TourSettings, folder: Path,
+                 progress: bool):
+        self.baseline_path = baseline_path
+        self.dataset = dataset
+        self.settings = settings
+        self.folder = folder
+        self.progress = progress
+
+    def model(self):
+        """A fresh copy of the baseline (builders may change what they get)."""
+        from .saving import load_model
+
+        return load_model(self.baseline_path)
+
+    def path(self, name: str, suffix: str) -> Path:
+        return self.folder / f"{name}{suffix}"
+
+
+def _keras(ctx):
+    return ctx.baseline_path, "the baseline, run with Keras model.predict"
+
+
+def _tflite(mode: str, description: str):
+    def build(ctx):
+        from .ptq import convert_to_tflite
+
+        data = ctx.dataset if mode in ("int8", "int16x8") else None
+        kwargs = {"calibration_samples": ctx.settings.calibration_samples} if data else {}
+        result = convert_to_tflite(ctx.model(), mode, data, path=ctx.path(f"tflite-{mode}",
+                                                                           ".tflite"), **kwargs)
+        return Path(result.path), description
+    return build
+
+
+def _qat(ctx):
+    from .qat import quantization_aware_training
+
+    result = quantization_aware_training(
+        ctx.model(), ctx.dataset, epochs=ctx.settings.finetune_epochs,
+        path=ctx.path("qat-int8", ".tflite"), seed=ctx.settings.seed, progress=ctx.progress)
+    return Path(result.quantized.path), "quantization-aware training, then int8 TFLite"
+
+
+VARIANTS = [
+    ("keras", _keras),
+    ("tflite-float32", _tflite("float32", "TFLite, float32")),
+    ("tflite-dynamic", _tflite("dynamic", "TFLite, dynamic-range (int8 weights)")),
+    ("tflite-float16", _tflite("float16", "TFLite, float16 weights")),
+    ("tflite-int8", _tflite("int8", "TFLite, full-integer int8 (post-training)")),
+    ("qat-int8", _qat),
+]
+
+
+# ----------------------------------------------------------------- the run
+class _State:
+    """OUT/state.json: the finished steps, so an interrupted tour resumes."""
+
+    def __init__(self, path: Path, signature: dict):
+        self.path = path
+        self.data = {"signature": signature, "steps": {}}
+        if path.exists():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                saved = {}
+            if saved.get("signature") == signature:
+                self.data = saved
+
+    def done(self, step: str) -> dict | None:
+        return self.data["steps"].get(step)
+
+    def finish(self, step: str, record: dict) -> None:
+        self.data["steps"][step] = record
+        write_text_atomic(self.path, json.dumps(self.data, indent=2))
+
+
+def _median_stats(results) -> tuple[dict, float]:
+    keys = ("p50", "p90", "p99", "mean", "std")
+    stats = {k: statistics.median(r.latency_ms[k] for r in results) for k in keys}
+    return stats, statistics.median(r.throughput_per_s for r in results)
+
+
+def _measure(built: dict, dataset, settings: TourSettings, threads, progress) -> list:
+    """Accuracy, size and latency of every built variant, in interleaved rounds."""
+    from tqdm.auto import tqdm
+
+    from .benchmarking import benchmark
+    from .evaluation import accuracy, model_size
+    from .predictors import load_predictor
+
+    predictors = {}
+    for name, record in built.items():
+        runtime = record["runtime"]
+        options = {"mode": "predict"} if runtime == "keras" else {"threads": threads}
+        predictors[name] = load_predictor(record["path"], **options)
+    timings: dict = {name: [] for name in built}
+    bar = tqdm(total=settings.rounds * len(built), desc="measuring", unit="run",
+               disable=not progress)
+    for _ in range(settings.rounds):
+        for name, predictor in predictors.items():
+            timings[name].append(benchmark(predictor, 1, duration_s=settings.duration_s,
+                                           warn=False))
+            bar.update(1)
+    bar.close()
+    measured = []
+    for name, record in built.items():
+        size = model_size(record["path"])
+        stats, throughput = _median_stats(timings[name])
+        measured.append(VariantMeasurement(
+            name=name, runtime=record["runtime"], path=record["path"],
+            accuracy=accuracy(predictors[name], dataset), size_bytes=size.size_bytes,
+            gzip_bytes=size.gzip_bytes, latency_ms=stats, throughput_per_s=throughput,
+            build_s=record["build_s"], description=record["description"]))
+    return measured
+
+
+def _picks(variants: list, within: float) -> tuple[dict, list]:
+    """What to choose for latency, throughput and size, among the near-baseline variants."""
+    base = variants[0]
+    close = [v for v in variants if 100 * (base.accuracy - v.accuracy) <= within]
+    picks = {"latency": min(close, key=lambda v: v.p50_ms).name,
+             "throughput": max(close, key=lambda v: v.throughput_per_s).name,
+             "size": min(close, key=lambda v: v.gzip_bytes).name}
+    return picks, close
+
+
+def _batch_curves(result_variants, names, settings, threads) -> dict:
+    from .benchmarking import batch_sweep
+    from .predictors import load_predictor
+
+    curves = {}
+    for v in result_variants:
+        if v.name not in names or v.runtime == "keras":
+            continue
+        predictor = load_predictor(v.path, threads=threads)
+        sweep = batch_sweep(predictor, settings.batch_sizes, duration_s=settings.duration_s,
+                            warn=False)
+        curves[v.name] = {"batch_sizes": list(sweep.values),
+                          "p50_ms": [r.latency_ms["p50"] for r in sweep.results],
+                          "throughput_per_s": [r.throughput_per_s for r in sweep.results]}
+    return curves
+
+
+def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
+    """(path, name) of the baseline: the learner's model, or a freshly trained one."""
+    from .models import baseline_cnn
+    from .saving import load_model, save_model
+    from .training import check_model_fits, train
+
+    path = folder / "baseline.keras"
+    if model is None:
+        model = baseline_cnn(dataset.input_shape, dataset.num_classes, seed=settings.seed)
+        train(model, dataset, epochs=settings.epochs, seed=settings.seed, progress=progress)
+    else:
+        if isinstance(model, (str, Path)):
+            model = load_model(model)
+        check_model_fits(model, dataset, "artspeed tour")
+    save_model(model, path, include_optimizer=False)
+    return path, model.name
+
+
+def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
+             threads: int | None = None, progress: bool = True,
+             variants=None) -> TourResult:
+    """Take ``model`` (default: a freshly trained baseline) through every variant.
+
+    ``model`` is a tf_keras model or a saved one's path, a classifier of
+    ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
+    names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
+    """
+    from tqdm.auto import tqdm
+
+    from . import config
+    from .data import Dataset, load_dataset
+    from .env import environment
+    from .profiler import profile
+
+    started = time.perf_counter()
+    folder = ensure_writable_dir(out)              # fail before any work starts
+    ensure_writable_dir(folder / "variants")
+    names = [n for n, _ in VARIANTS]
+    chosen = list(variants) if variants is not None else names
+    unknown = [n for n in chosen if n not in names]
+    if unknown or not chosen:
+        raise InvalidArgumentError(f"unknown variants {unknown}; choose from {', '.join(names)}")
+    if "keras" not in chosen:
+        chosen.insert(0, "keras")                  # everything is compared with it
+    settings = TourSettings.for_run(quick, fast=config.fast_mode())
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset, limit_train=settings.limit_train)
+    threads = threads or environment().available_cores
+    signature = {"dataset": dataset.name, "model": str(model) if model is None or isinstance(
+        model, (str, Path)) else model.name, "settings": settings.to_dict(), "variants": chosen}
+    state = _State(folder / "state.json", signature)
+
+    steps = ["baseline", *[f"variant:{n}" for n in chosen], "measure", "curves", "report"]
+    bar = tqdm(steps, desc="tour", unit="step", disable=not progress)
+    baseline_record = state.done("baseline")
+    if baseline_record is None or not Path(baseline_record["path"]).exists():
+        bar.set_description("tour: baseline")
+        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress)
+        from .saving import load_model
+
+        prof = profile(load_model(path))
+        baseline_record = {"path": str(path), "model": model_name,
+                           "profile": {"total_params": prof.total_params, "macs": prof.macs,
+                                       "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
+        state.finish("baseline", baseline_record)
+    bar.update(1)
+    ctx = _Context(Path(baseline_record["path"]), dataset, settings, folder / "variants",
+                   progress)
+    builders = dict(VARIANTS)
+    built, skipped = {}, {}
+    for name in chosen:
+        record = state.done(f"variant:{name}")
+        if record is None or not ("skipped" in record or Path(record["path"]).exists()):
+            bar.set_description(f"tour: {name}")
+            t0 = time.perf_counter()
+            try:
+                path, description = builders[name](ctx)
+            except ArtspeedError as exc:   # this variant does not apply to this model
+                if name == "keras":
+                    raise
+                record = {"skipped": str(exc)}
+            else:
+                runtime = {".tflite": "tflite", ".xml": "openvino"}.get(Path(path).suffix,
+                                                                         "keras")
+                record = {"path": str(path), "runtime": runtime, "description": description,
+                          "build_s": time.perf_counter() - t0}
+            state.finish(f"variant:{name}", record)
+        if "skipped" in record:
+            skipped[name] = record["skipped"]
+        else:
+            built[name] = record
+        bar.update(1)
+
+    measured_record = state.done("measure")
+    if measured_record is None:
+        bar.set_description("tour: measuring")
+        measured = _measure(built, dataset, settings, threads, progress)
+        state.finish("measure", {"variants": [m.to_dict() for m in measured]})
+    else:
+        measured = [VariantMeasurement.from_dict(m) for m in measured_record["variants"]]
+    bar.update(1)
+
+    from .pareto import pareto_front
+
+    points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
+               "gzip_bytes": v.gzip_bytes} for v in measured]
+    front_latency = tuple(points[i]["name"] for i in pareto_front(points, ("latency_ms", ("accuracy", "max"))))
+    front_size = tuple(points[i]["name"] for i in pareto_front(points, ("gzip_bytes", ("accuracy", "max"))))
+    picks, _ = _picks(measured, WITHIN_POINTS)
+    curves_record = state.done("curves")
+    if curves_record is None:
+        bar.set_description("tour: batch curves")
+        curve_names = {picks["latency"], picks["throughput"]}
+        curves_record = _batch_curves(measured, curve_names, settings, threads)
+        state.finish("curves", curves_record)
+    bar.update(1)
+
+    base = measured[0]
+    best = next(v for v in measured if v.name == picks["latency"])
+    smallest = next(v for v in measured if v.name == picks["size"])
+    result = TourResult(
+        dataset=dataset.name, model=baseline_record["model"], settings=settings,
+        profile=baseline_record["profile"], variants=tuple(measured),
+        pareto_latency=front_latency, pareto_size=front_size, batch_curves=curves_record,
+        picks=picks, env=environment(threads=threads).to_dict(),
+        targets={"fastest_within_1pt_speedup_vs_predict": base.p50_ms / best.p50_ms,
+                 "smallest_within_1pt_gzip_ratio": base.gzip_bytes / smallest.gzip_bytes},
+        skipped=skipped, out=str(folder))
+    bar.set_description("tour: report")
+    from .report import write_report
+
+    result = replace(result, seconds=time.perf_counter() - started)
+    result.to_json(folder / "results.json")
+    write_report(result, folder / "report.html")
+    bar.update(1)
+    bar.close()
+    return result
+
+
+def load_tour(out="runs/tour") -> TourResult:
+    """The TourResult a finished tour wrote to ``out/results.json``."""
+    path = Path(out) / "results.json"
+    if not path.exists():
+        raise InvalidArgumentError(f"no tour results at {path}; run artspeed.run_tour first")
+    return TourResult.from_json(path)

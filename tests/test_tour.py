@@ -1,0 +1,123 @@
+"""The tour: variants built and measured alike, a report, resume, and bad input."""
+
+import json
+import re
+
+import pytest
+from conftest import run_cli
+
+import artspeed
+from artspeed import tour as tour_module
+from artspeed.errors import InvalidArgumentError
+
+VARIANTS = ["tflite-float32", "tflite-int8"]
+
+
+@pytest.fixture(scope="module")
+def small_tour(tmp_path_factory):
+    """A fast tour on the built-in dataset with two TFLite variants (and the Keras baseline)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ARTSPEED_FAST", "1")
+    out = tmp_path_factory.mktemp("tour")
+    data = artspeed.load_dataset("shapes", limit_train=1500, limit_test=300)
+    result = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
+                               variants=VARIANTS)
+    yield result, out, data
+    mp.undo()
+
+
+def test_every_variant_is_measured_alike(small_tour):
+    result, out, _ = small_tour
+    assert result.names == ["keras", *VARIANTS]
+    for v in result.variants:
+        assert 0.0 <= v.accuracy <= 1.0 and v.size_bytes > 0 and 0 < v.gzip_bytes
+        lat = v.latency_ms
+        assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] and v.throughput_per_s > 0
+    assert result.baseline.runtime == "keras"
+    assert result["tflite-int8"].size_bytes < 0.35 * result["tflite-float32"].size_bytes
+    assert result.profile["total_params"] == artspeed.baseline_cnn().count_params()
+
+
+def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
+    result, _, _ = small_tour
+    points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms}
+              for v in result.variants]
+    front = {points[i]["name"] for i in artspeed.pareto_front(points)}
+    assert set(result.pareto_latency) == front and front
+    base = result.baseline
+    close = [v for v in result.variants if 100 * (base.accuracy - v.accuracy) <= 1.0]
+    assert result.picks["latency"] == min(close, key=lambda v: v.p50_ms).name
+    assert result.picks["size"] == min(close, key=lambda v: v.gzip_bytes).name
+    fastest = result[result.picks["latency"]]
+    assert result.targets["fastest_within_1pt_speedup_vs_predict"] == pytest.approx(
+        base.p50_ms / fastest.p50_ms)
+
+
+def test_results_json_and_a_self_contained_report(small_tour):
+    result, out, _ = small_tour
+    again = artspeed.load_tour(out)
+    assert again == result
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 3       # two Pareto plots and the curves
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
+    assert "url(http" not in page and "@import" not in page
+    for v in result.variants:
+        assert v.name in page
+    assert f"{result.baseline.accuracy:.2%}" in page
+    assert "What to pick" in page and "Environment" in page
+
+
+def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch):
+    result, out, data = small_tour
+    state = json.loads((out / "state.json").read_text())
+    assert {"baseline", "measure", "curves", "variant:tflite-int8"} <= set(state["steps"])
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a finished step ran again")
+
+    monkeypatch.setenv("ARTSPEED_FAST", "1")
+    monkeypatch.setattr(tour_module, "_prepare_baseline", must_not_run)
+    monkeypatch.setattr(tour_module, "_measure", must_not_run)
+    (out / "report.html").unlink()
+    again = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
+                              variants=VARIANTS)
+    assert [v.to_dict() for v in again.variants] == [v.to_dict() for v in result.variants]
+    assert (out / "report.html").exists()
+
+
+def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    def not_for_this_model(ctx):
+        raise InvalidArgumentError("this model has no Conv2D layer to prune")
+
+    monkeypatch.setenv("ARTSPEED_FAST", "1")
+    monkeypatch.setattr(tour_module, "VARIANTS",
+                        [*tour_module.VARIANTS, ("needs-conv", not_for_this_model)])
+    data = artspeed.load_dataset("shapes", limit_train=300, limit_test=100)
+    result = artspeed.run_tour(dataset=data, quick=True, out=tmp_path, progress=False,
+                               variants=["tflite-float32", "needs-conv"])
+    assert result.names == ["keras", "tflite-float32"]
+    assert result.skipped == {"needs-conv": "this model has no Conv2D layer to prune"}
+    assert "no Conv2D layer to prune" in (tmp_path / "report.html").read_text()
+
+
+def test_a_model_of_the_wrong_shape_is_refused_with_the_shape_it_needs(tmp_path):
+    data = artspeed.load_dataset("shapes", limit_train=50, limit_test=20)
+    wrong = artspeed.baseline_cnn((32, 32, 3), width=4)
+    with pytest.raises(InvalidArgumentError, match=r"input_shape=\(28, 28, 1\)"):
+        artspeed.run_tour(wrong, data, quick=True, out=tmp_path / "t", progress=False)
+
+
+def test_unknown_variants_and_an_unwritable_out_fail_before_any_work(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="unknown variants"):
+        artspeed.run_tour(dataset="shapes", out=tmp_path / "t", variants=["tflite-int3"])
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("tour", "--quick", "--dataset", "shapes", "--out", str(blocker / "tour"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "cannot create the folder" in lines[0]
+
+
+def test_cli_refuses_a_missing_model_in_one_line(tmp_path):
+    result = run_cli("tour", str(tmp_path / "nope.keras"), "--out", str(tmp_path / "t"))
+    assert result.returncode == 2 and "no model at" in result.stderr
+    assert "Traceback" not in result.stderr
