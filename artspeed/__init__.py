@@ -55,6 +55,22 @@ _EXPORTS = {
     "qat": ["QATResult", "unsupported_layers", "quantize_model", "convert_qat_model",
             "quantization_aware_training"],
     "variants": ["VariantReport", "VariantTable", "evaluate_variant", "compare_variants"],
+    "deployment": ["PRECISIONS", "convert_model", "save_ir", "read_ir", "compile_model",
+               "default_inference_precision", "Validation", "validate", "PrecisionComparison",
+               "compare_precisions", "Deployment", "deploy"],
+    "openvino_int8": ["calibration_dataset", "make_ignored_scope", "quantize_openvino",
+                      "quantize_openvino_with_accuracy_control", "qat_to_openvino"],
+    "runtime_graphs": ["count_ops", "RuntimeLayer", "RuntimeGraph", "runtime_graph"],
+    "benchmark_tool": ["benchmark_app"],
+    "pruning": ["LayerSparsity", "SparsityReport", "PruningResult", "SparsitySweep",
+                "prunable_layers", "pruning_schedule", "prune_low_magnitude", "strip_pruning",
+                "sparsity_report", "verify_m_by_n", "magnitude_pruning",
+                "sparsity_sweep"],
+    "channel_pruning": ["ChannelPruningResult", "channel_prunable_layers", "filter_norms",
+                        "prune_channels", "channel_pruning"],
+    "clustering": ["ClusteringResult", "cluster_weights", "strip_clustering", "unique_weights",
+                   "weight_clustering", "prune_then_quantize", "sparsity_preserving_qat"],
+    "distillation": ["Distiller", "DistillationResult", "logits_model", "distill"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

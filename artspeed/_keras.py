@@ -17,7 +17,7 @@ import sys
 
 from .errors import KerasVersionError
 
-__all__ = ["select_keras2", "check_tf_keras_model"]
+__all__ = ["select_keras2", "check_tf_keras_model", "import_openvino"]
 
 _RESTART = (
     "Import artspeed before TensorFlow (put `import artspeed` in the first "
@@ -68,6 +68,19 @@ def check_tf_keras_model(model, where: str = "artspeed"):
     from .errors import ModelError
 
     raise ModelError(f"{where} needs a tf_keras model, got {cls.__name__}.")
+
+
+def import_openvino():
+    """``import openvino``, after TensorFlow: the other order can deadlock conversions.
+
+    With OpenVINO 2025.4 and TensorFlow 2.18, importing openvino first and then
+    converting a tf_keras model hangs; TensorFlow first works. Every artspeed
+    module imports OpenVINO through this function.
+    """
+    import openvino
+    import tensorflow  # noqa: F401  (first, see above)
+
+    return openvino
 
 
 select_keras2()

@@ -439,6 +439,228 @@ def _add_quantize(commands) -> None:
     quant.set_defaults(func=_cmd_quantize)
 
 
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.8, got {text!r}") from None
+
+
+def _check_keras_in_out(model_path, out, what: str = "MODEL") -> None:
+    """Cheap checks, before TensorFlow loads: the input model exists, the output is .keras."""
+    from ._io import ensure_writable_dir
+    from .errors import InvalidArgumentError, ModelError
+
+    if not model_path.exists():
+        raise ModelError(f"no model at '{model_path}': the path does not exist")
+    if model_path.suffix not in (".keras", ".h5") and not (model_path / "saved_model.pb").exists():
+        raise ModelError(f"{what} '{model_path}' is not a Keras model; expected a .keras or .h5 "
+                         "file or a SavedModel folder (train one with `artspeed train`)")
+    if out.suffix not in (".keras", ".h5"):
+        raise InvalidArgumentError(f"--out must name a .keras (or .h5) file, got '{out}'")
+    ensure_writable_dir(out.parent)
+
+
+def _dataset_for(args):
+    from . import config
+    from .data import DATASETS, load_dataset
+
+    name = args.dataset or config.default_dataset()
+    if name not in DATASETS:
+        load_dataset(name)  # raises the unknown-dataset error before TensorFlow loads
+    return name
+
+
+def _cmd_prune(args) -> int:
+    from pathlib import Path
+
+    from . import config
+    from .errors import InvalidArgumentError
+    from .pruning import check_m_by_n, check_sparsity
+
+    model_path, out = Path(args.model), Path(args.out)
+    sparsity = check_sparsity(args.sparsity if args.sparsity is not None else 0.0)
+    m_by_n = check_m_by_n(args.m_by_n) if args.m_by_n is not None else None
+    if args.channels is not None and not 0 <= args.channels < 1:
+        raise InvalidArgumentError(f"--channels must be a fraction in [0, 1), got "
+                                   f"{args.channels:g}; 0.5 removes half the filters")
+    if m_by_n is not None and args.sparsity is not None:
+        raise InvalidArgumentError("give --sparsity or --m-by-n, not both: an N:M pattern "
+                                   "sets the sparsity to m / n")
+    if args.sparsity is None and m_by_n is None and args.channels is None:
+        raise InvalidArgumentError("say what to prune: --sparsity S (unstructured), "
+                                   "--m-by-n 2,4 (N:M) and/or --channels FRACTION (filters)")
+    _check_keras_in_out(model_path, out)
+    name = _dataset_for(args)
+
+    from .channel_pruning import channel_pruning
+    from .data import load_dataset
+    from .evaluation import accuracy, model_size
+    from .profiler import profile
+    from .pruning import magnitude_pruning, sparsity_report
+    from .saving import load_model, save_model
+    from .training import check_model_fits
+
+    fast = config.fast_mode()
+    epochs = args.epochs or (1 if fast else 2)
+    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
+    model = load_model(model_path, compile=False)
+    check_model_fits(model, dataset, "artspeed prune")
+    baseline_accuracy = accuracy(model, dataset)
+    baseline_size, baseline_profile = model_size(model), profile(model)
+    pruned, filters, report = model, None, None
+    if args.channels is not None:
+        run = channel_pruning(model, dataset, args.channels, norm=args.norm, epochs=epochs,
+                              progress=not args.json, baseline_accuracy=baseline_accuracy)
+        pruned, filters = run.model, run.filters
+    if sparsity > 0 or m_by_n is not None:
+        run = magnitude_pruning(pruned, dataset, sparsity, schedule=args.schedule,
+                                m_by_n=m_by_n, skip=args.skip or (), epochs=epochs,
+                                progress=not args.json, baseline_accuracy=baseline_accuracy)
+        pruned, report = run.model, run.report
+    if report is None:
+        report = sparsity_report(pruned)
+    path = save_model(pruned, out, include_optimizer=False)
+    size, counts = model_size(path), profile(pruned)
+    payload = {
+        "target_sparsity": report.target_sparsity if report.layers else 0.0,
+        "achieved_sparsity": report.achieved_sparsity,
+        "layers": [{"name": r.name, "target_sparsity": r.target_sparsity,
+                    "achieved_sparsity": r.achieved_sparsity} for r in report.layers],
+        "params": counts.total_params, "macs": counts.macs,
+        "size_bytes": size.size_bytes, "gzip_bytes": size.gzip_bytes,
+        "accuracy": accuracy(pruned, dataset), "baseline_accuracy": baseline_accuracy,
+        "baseline_params": baseline_profile.total_params, "baseline_macs": baseline_profile.macs,
+        "baseline_size_bytes": baseline_size.size_bytes,
+        "baseline_gzip_bytes": baseline_size.gzip_bytes,
+        "schedule": args.schedule, "m_by_n": list(m_by_n) if m_by_n else None,
+        "channels": args.channels, "filters": filters, "epochs": epochs,
+        "dataset": dataset.name, "model": str(model_path), "path": str(path),
+    }
+    drop = 100 * (baseline_accuracy - payload["accuracy"])
+    _emit(args, payload, [
+        f"sparsity     {report.achieved_sparsity:.1%} of the pruned kernels are zero "
+        f"(target {payload['target_sparsity']:.1%})",
+        *(f"  {r.name:<16} target {r.target_sparsity:6.1%}  achieved {r.achieved_sparsity:6.1%}"
+          for r in report.layers),
+        f"parameters   {baseline_profile.total_params:,} -> {counts.total_params:,}; "
+        f"MACs {baseline_profile.macs:,} -> {counts.macs:,}",
+        f"size         {baseline_size.size_bytes:,} -> {size.size_bytes:,} bytes; gzipped "
+        f"{baseline_size.gzip_bytes:,} -> {size.gzip_bytes:,} "
+        f"({baseline_size.gzip_bytes / size.gzip_bytes:.2f}x smaller)",
+        f"accuracy     {payload['accuracy']:.2%} (baseline {baseline_accuracy:.2%}, "
+        f"{drop:+.2f} points lost) after {epochs} fine-tuning epoch(s)",
+        f"saved        {path}",
+    ])
+    return 0
+
+
+def _add_prune(commands) -> None:
+    prune = commands.add_parser("prune", help="prune a Keras model: unstructured (magnitude), "
+                                "N:M, or whole channels, then fine-tune")
+    prune.add_argument("model", metavar="MODEL", help="a saved Keras model (.keras, .h5, or a "
+                       "SavedModel folder), e.g. from `artspeed train`")
+    prune.add_argument("--sparsity", type=_fraction, help="fraction of weights to zero in each "
+                       "pruned kernel, in [0, 1) (magnitude pruning)")
+    prune.add_argument("--schedule", choices=("constant", "polynomial"), default="constant",
+                       help="tfmot ConstantSparsity or PolynomialDecay (default constant)")
+    prune.add_argument("--m-by-n", metavar="M,N", help="N:M structured sparsity, e.g. 2,4: "
+                       "m zeros in every n consecutive weights")
+    prune.add_argument("--channels", type=_fraction, metavar="FRACTION", help="remove this "
+                       "fraction of the filters of each Conv/Dense but the classifier")
+    prune.add_argument("--norm", choices=("l1", "l2"), default="l1",
+                       help="rank filters by this norm (default l1)")
+    prune.add_argument("--skip", nargs="*", metavar="LAYER",
+                       help="layers to leave dense in magnitude pruning")
+    prune.add_argument("--dataset", help="fine-tuning and test data (default: "
+                       "$ARTSPEED_DATASET or fashion_mnist)")
+    prune.add_argument("--epochs", type=_positive_int,
+                       help="fine-tuning epochs (default 2; 1 with ARTSPEED_FAST=1)")
+    prune.add_argument("--limit-train", type=_positive_int,
+                       help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
+    prune.add_argument("--out", required=True, help="where to save the pruned .keras model")
+    prune.add_argument("--json", action="store_true", help="print JSON only")
+    prune.set_defaults(func=_cmd_prune)
+
+
+def _cmd_distill(args) -> int:
+    from pathlib import Path
+
+    from . import config
+    from .errors import InvalidArgumentError
+
+    teacher_path, out = Path(args.teacher), Path(args.out)
+    if not args.temperature > 0:
+        raise InvalidArgumentError(f"--temperature must be above 0, got {args.temperature:g}")
+    if not 0 <= args.alpha <= 1:
+        raise InvalidArgumentError(f"--alpha must be in [0, 1], got {args.alpha:g}")
+    _check_keras_in_out(teacher_path, out, "TEACHER")
+    name = _dataset_for(args)
+
+    from .data import load_dataset
+    from .distillation import distill
+    from .evaluation import model_size
+    from .models import baseline_cnn
+    from .saving import load_model, save_model
+    from .training import check_model_fits
+
+    fast = config.fast_mode()
+    epochs = args.epochs or (1 if fast else 3)
+    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
+    teacher = load_model(teacher_path, compile=False)
+    check_model_fits(teacher, dataset, "artspeed distill")
+    student = baseline_cnn(dataset.input_shape, dataset.num_classes, width=args.student_width,
+                           seed=args.seed, name="student")
+    run = distill(teacher, student, dataset, epochs=epochs, temperature=args.temperature,
+                  alpha=args.alpha, seed=args.seed, compare=args.compare,
+                  progress=not args.json)
+    path = save_model(run.student, out, include_optimizer=False)
+    size = model_size(path)
+    payload = {
+        "student_accuracy": run.student_accuracy, "teacher_accuracy": run.teacher_accuracy,
+        "alone_accuracy": run.alone_accuracy, "student_params": run.student_params,
+        "teacher_params": run.teacher_params, "student_width": args.student_width,
+        "temperature": run.temperature, "alpha": run.alpha, "epochs": epochs,
+        "size_bytes": size.size_bytes, "gzip_bytes": size.gzip_bytes,
+        "dataset": dataset.name, "teacher": str(teacher_path), "path": str(path),
+    }
+    alone = ("" if run.alone_accuracy is None else
+             f"; alone {run.alone_accuracy:.2%} ({run.gain_points:+.2f} points from the teacher)")
+    _emit(args, payload, [
+        f"teacher      {run.teacher_params:,} parameters, accuracy {run.teacher_accuracy:.2%}",
+        f"student      baseline_cnn width={args.student_width}, {run.student_params:,} "
+        f"parameters ({run.teacher_params / run.student_params:.1f}x fewer)",
+        f"distilled    {epochs} epoch(s) at T={run.temperature:g}, alpha={run.alpha:g}: "
+        f"accuracy {run.student_accuracy:.2%}{alone}",
+        f"saved        {path} ({size.size_bytes:,} bytes)",
+    ])
+    return 0
+
+
+def _add_distill(commands) -> None:
+    dist = commands.add_parser("distill", help="train a small student from a saved teacher "
+                               "(knowledge distillation)")
+    dist.add_argument("teacher", metavar="TEACHER", help="a saved Keras classifier with a "
+                      "'logits' layer or a final Softmax, e.g. from `artspeed train`")
+    dist.add_argument("--student-width", type=_positive_int, default=8,
+                      help="the student's first conv filters (baseline_cnn width; default 8)")
+    dist.add_argument("--temperature", type=float, default=4.0, help="softening T (default 4)")
+    dist.add_argument("--alpha", type=float, default=0.1,
+                      help="weight of the label loss in [0, 1] (default 0.1)")
+    dist.add_argument("--compare", action="store_true",
+                      help="also train the same student alone on the same budget")
+    dist.add_argument("--dataset", help="training and test data (default: "
+                      "$ARTSPEED_DATASET or fashion_mnist)")
+    dist.add_argument("--epochs", type=_positive_int,
+                      help="epochs (default 3; 1 with ARTSPEED_FAST=1)")
+    dist.add_argument("--limit-train", type=_positive_int,
+                      help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
+    dist.add_argument("--seed", type=int, default=0)
+    dist.add_argument("--out", required=True, help="where to save the student .keras model")
+    dist.add_argument("--json", action="store_true", help="print JSON only")
+    dist.set_defaults(func=_cmd_distill)
+
+
 def _cmd_tour(args) -> int:
     from pathlib import Path
 
@@ -485,9 +707,72 @@ def _add_tour(commands) -> None:
     tour.set_defaults(func=_cmd_tour)
 
 
+def _cmd_deploy(args) -> int:
+    from pathlib import Path
+
+    from . import config
+    from ._io import ensure_writable_dir
+    from .data import DATASETS, load_dataset
+    from .errors import ModelError
+
+    model_path = Path(args.model)
+    if not model_path.exists():  # cheap checks before TensorFlow or OpenVINO load
+        raise ModelError(f"no model at '{model_path}': the path does not exist")
+    if not (model_path.suffix in (".keras", ".h5", ".tflite")
+            or (model_path / "saved_model.pb").exists()):
+        raise ModelError(f"'{model_path}' is not a model artspeed can deploy; expected a .keras "
+                         "or .h5 file, a SavedModel folder or a .tflite file")
+    name = args.dataset or config.default_dataset()
+    if name not in DATASETS:
+        load_dataset(name)  # raises the unknown-dataset error
+    ensure_writable_dir(Path(args.out))
+
+    from .deployment import deploy
+
+    fast = config.fast_mode()
+    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
+    result = deploy(model_path, args.out, args.precision, dataset,
+                    calibration_samples=args.calibration_samples, progress=not args.json)
+    payload = result.to_dict()
+    payload["model"] = str(model_path)
+    drop = (100 * (result.reference_accuracy - result.accuracy)
+            if result.accuracy is not None else float("nan"))
+    _emit(args, payload, [
+        f"precision    {result.precision} IR, validated with the f32 inference precision hint",
+        f"saved        {result.xml} (+ .bin, {result.bin_bytes:,} bytes of weights)",
+        f"accuracy     {result.accuracy:.2%} (source model {result.reference_accuracy:.2%}, "
+        f"{drop:+.2f} points lost) on {result.validation_samples} {dataset.name} test images",
+        f"outputs      max |diff| {result.max_abs_diff:.2e} against the source model, "
+        f"top-1 agreement {result.top1_agreement:.2%}",
+        *([f"calibration  {result.calibration_samples} {dataset.name} training images "
+           "(nncf.quantize)"] if result.precision == "int8" else []),
+        f"benchmark    artspeed bench {result.xml}",
+    ])
+    return 0
+
+
+def _add_deploy(commands) -> None:
+    dep = commands.add_parser("deploy", help="convert a model to an OpenVINO IR (fp32, fp16 "
+                              "or NNCF int8) and validate it")
+    dep.add_argument("model", metavar="MODEL", help="a saved Keras model (.keras, .h5), a "
+                     "SavedModel folder or a .tflite file")
+    dep.add_argument("--precision", required=True, choices=("fp32", "fp16", "int8"),
+                     help="the IR's weights: fp32, fp16 (compressed) or int8 (nncf.quantize)")
+    dep.add_argument("--dataset", help="calibration and test data (default: "
+                     "$ARTSPEED_DATASET or fashion_mnist)")
+    dep.add_argument("--calibration-samples", type=_positive_int, default=300,
+                     help="int8: calibration images (default 300)")
+    dep.add_argument("--limit-train", type=_positive_int,
+                     help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
+    dep.add_argument("--out", required=True, help="the folder for the .xml and .bin")
+    dep.add_argument("--json", action="store_true", help="print JSON only")
+    dep.set_defaults(func=_cmd_deploy)
+
+
 # Each chapter's subcommand: an _add_<name>(commands) that registers its parser and
 # sets func=_cmd_<name>. Append new ones here, in chapter order.
-_SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize, _add_tour]
+_SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize, _add_prune, _add_distill, _add_tour,
+                _add_deploy]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,7 @@ class OpenVINOPredictor(Predictor):
     hint's choice; ``precision="f32"`` (default) pins the inference precision,
     ``None`` keeps OpenVINO's choice (bf16 on CPUs with AMX or AVX-512 BF16).
     A model with a dynamic batch axis is compiled once per batch size it sees.
+    ``perf_count=True`` makes OpenVINO time each layer (``artspeed.runtime_graph``).
     """
 
     runtime = "openvino"
@@ -39,7 +40,7 @@ class OpenVINOPredictor(Predictor):
 
     def __init__(self, model, mode: str = "sync", hint: str | None = None, streams=None,
                  threads=None, precision: str | None = "f32", requests=None,
-                 device: str = "CPU", name: str | None = None):
+                 device: str = "CPU", perf_count: bool = False, name: str | None = None):
         if mode not in self.MODES:
             raise InvalidArgumentError(f"unknown OpenVINO mode {mode!r}; choose sync or async")
         hint = hint or ("throughput" if mode == "async" else "latency")
@@ -53,7 +54,9 @@ class OpenVINOPredictor(Predictor):
                                            f"got {value!r}")
         if precision not in (None, "f32", "bf16", "f16"):
             raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
-        import openvino as ov
+        from ._keras import import_openvino
+
+        ov = import_openvino()
 
         self._ov = ov
         self._core = ov.Core()
@@ -79,31 +82,26 @@ class OpenVINOPredictor(Predictor):
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
         if precision is not None:
             self._config["INFERENCE_PRECISION_HINT"] = precision
+        if perf_count:  # per-layer times in the runtime graph (artspeed.runtime_graph)
+            self._config["PERF_COUNT"] = True
         self._compiled: dict = {}     # batch size -> (compiled model, request, queue)
         self._current = None
         self._input = None
 
     def _read(self, model):
-        ov = self._ov
-        if isinstance(model, ov.Model):
+        if isinstance(model, self._ov.Model):
             return model
+        from .deployment import convert_model, read_ir
+
         if isinstance(model, (str, Path)):
             path = Path(model)
             if not path.is_file():
                 raise ModelError(f"no OpenVINO model at '{path}': the file does not exist")
-            if path.suffix != ".xml":
-                raise ModelError(f"'{path}' is not an OpenVINO IR; expected a .xml file "
-                                 "(with its .bin beside it)")
-            try:
-                return self._core.read_model(str(path))
-            except RuntimeError as exc:
-                lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
-                raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
-                                 f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
+            return read_ir(path)   # clear errors: not an .xml, no .bin beside it, unreadable
         from ._keras import check_tf_keras_model
 
         check_tf_keras_model(model, "artspeed.OpenVINOPredictor")
-        return ov.convert_model(model)
+        return convert_model(model)   # names an operation OpenVINO cannot convert
 
     def describe(self) -> dict:
         info = {**super().describe(), "hint": self.hint, "streams": self.streams,

@@ -82,6 +82,17 @@ def unsupported_layers(model) -> list[tuple[str, str]]:
     return found
 
 
+def skip_names(model, skip) -> tuple:
+    """``skip`` (a layer name or several) as a tuple, each checked to name a layer of ``model``."""
+    skip = (skip,) if isinstance(skip, str) else tuple(skip)
+    names = [layer.name for layer in model.layers]
+    missing = [s for s in skip if s not in names]
+    if missing:
+        raise InvalidArgumentError(f"skip names no layer of {model.name}: {', '.join(missing)}; "
+                                   f"its layers are {', '.join(names)}")
+    return skip
+
+
 def quantize_model(model, skip=()):
     """tfmot's ``quantize_model``, with clear errors and a way to leave layers in float.
 
@@ -103,12 +114,7 @@ def quantize_model(model, skip=()):
     import tf_keras
 
     _check_wrappable(model, "artspeed.quantize_model")
-    skip = (skip,) if isinstance(skip, str) else tuple(skip)
-    names = [layer.name for layer in model.layers]
-    missing = [s for s in skip if s not in names]
-    if missing:
-        raise InvalidArgumentError(f"skip names no layer of {model.name}: {', '.join(missing)}; "
-                                   f"its layers are {', '.join(names)}")
+    skip = skip_names(model, skip)
     blocked = [(n, c) for n, c in unsupported_layers(model) if n not in skip]
     if blocked:
         listed = ", ".join(f"'{n}' ({c})" for n, c in blocked)

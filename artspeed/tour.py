@@ -218,6 +218,83 @@ def _qat(ctx):
     return Path(result.quantized.path), "quantization-aware training, then int8 TFLite"
 
 
+def _pruned_model(ctx):
+    """The baseline pruned to 80% sparsity and fine-tuned, built once for two variants."""
+    from .saving import load_model, save_model
+
+    path = ctx.path("pruned-80", ".keras")
+    if not path.exists():
+        from .pruning import magnitude_pruning
+
+        result = magnitude_pruning(ctx.model(), ctx.dataset, 0.8,
+                                   epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
+                                   progress=ctx.progress)
+        save_model(result.model, path, include_optimizer=False)
+    return load_model(path)
+
+
+def _pruned(ctx):
+    from .ptq import convert_to_tflite
+
+    result = convert_to_tflite(_pruned_model(ctx), "float32",
+                               path=ctx.path("pruned-80", ".tflite"))
+    return Path(result.path), "80% magnitude pruning (tfmot), float32 TFLite"
+
+
+def _pruned_int8(ctx):
+    from .clustering import prune_then_quantize
+
+    result = prune_then_quantize(_pruned_model(ctx), ctx.dataset,
+                                 path=ctx.path("pruned-80-int8", ".tflite"),
+                                 calibration_samples=ctx.settings.calibration_samples)
+    return Path(result.path), "80% magnitude pruning, then full-integer int8 TFLite"
+
+
+def _channel_pruned(ctx):
+    from .channel_pruning import channel_pruning
+    from .ptq import convert_to_tflite
+
+    result = channel_pruning(ctx.model(), ctx.dataset, 0.5,
+                             epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
+                             progress=ctx.progress)
+    tflite = convert_to_tflite(result.model, "float32",
+                               path=ctx.path("channel-pruned", ".tflite"))
+    return Path(tflite.path), "half the filters removed (L1 norm), fine-tuned, float32 TFLite"
+
+
+def _distilled(ctx):
+    from .distillation import distill
+    from .models import baseline_cnn
+    from .ptq import convert_to_tflite
+
+    teacher = ctx.model()
+    student = baseline_cnn(ctx.dataset.input_shape, ctx.dataset.num_classes, width=8,
+                           seed=ctx.settings.seed, name="student")
+    result = distill(teacher, student, ctx.dataset, epochs=ctx.settings.epochs,
+                     seed=ctx.settings.seed, progress=ctx.progress)
+    tflite = convert_to_tflite(result.student, "float32", path=ctx.path("distilled", ".tflite"))
+    return Path(tflite.path), ("a width-8 baseline_cnn student distilled from the model, "
+                               "float32 TFLite")
+
+
+def _openvino_fp32(ctx):
+    from .deployment import convert_model, save_ir
+
+    path = save_ir(convert_model(ctx.model()), ctx.path("openvino-fp32", ".xml"))
+    return Path(path), "OpenVINO IR, float32 weights, run with the f32 precision hint"
+
+
+def _openvino_int8(ctx):
+    from .deployment import save_ir
+    from .openvino_int8 import quantize_openvino
+
+    quantized = quantize_openvino(ctx.model(), ctx.dataset,
+                                  subset_size=ctx.settings.calibration_samples,
+                                  seed=ctx.settings.seed, progress=ctx.progress)
+    path = save_ir(quantized, ctx.path("openvino-int8", ".xml"))
+    return Path(path), "OpenVINO IR quantized to INT8 by NNCF (post-training)"
+
+
 VARIANTS = [
     ("keras", _keras),
     ("tflite-float32", _tflite("float32", "TFLite, float32")),
@@ -225,6 +302,12 @@ VARIANTS = [
     ("tflite-float16", _tflite("float16", "TFLite, float16 weights")),
     ("tflite-int8", _tflite("int8", "TFLite, full-integer int8 (post-training)")),
     ("qat-int8", _qat),
+    ("pruned-80", _pruned),
+    ("pruned-80-int8", _pruned_int8),
+    ("channel-pruned", _channel_pruned),
+    ("distilled", _distilled),
+    ("openvino-fp32", _openvino_fp32),
+    ("openvino-int8", _openvino_int8),
 ]
 
 
@@ -318,6 +401,24 @@ def _batch_curves(result_variants, names, settings, threads) -> dict:
     return curves
 
 
+def _fingerprint(model) -> str:
+    """What identifies the model for resuming: its file's or its weights' digest."""
+    import hashlib
+
+    if model is None:
+        return "baseline_cnn (trained by the tour)"
+    digest = hashlib.sha256()
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            digest.update(f.read_bytes())
+        return f"{path.name}:{digest.hexdigest()[:16]}"
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return f"{model.name}:{digest.hexdigest()[:16]}"
+
+
 def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
     """(path, name) of the baseline: the learner's model, or a freshly trained one."""
     from .models import baseline_cnn
@@ -366,8 +467,9 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, limit_train=settings.limit_train)
     threads = threads or environment().available_cores
-    signature = {"dataset": dataset.name, "model": str(model) if model is None or isinstance(
-        model, (str, Path)) else model.name, "settings": settings.to_dict(), "variants": chosen}
+    signature = {"dataset": dataset.name, "samples": [len(dataset.x_train), len(dataset.x_test)],
+                 "model": _fingerprint(model), "settings": settings.to_dict(),
+                 "variants": chosen}
     state = _State(folder / "state.json", signature)
 
     steps = ["baseline", *[f"variant:{n}" for n in chosen], "measure", "curves", "report"]

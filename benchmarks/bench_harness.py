@@ -14,11 +14,7 @@ Run: .venv/bin/python benchmarks/bench_harness.py [--seconds 5] [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,21 +42,11 @@ def build_ir(folder: Path) -> Path:
 
 
 def benchmark_app(xml: Path, hint: str, api: str, seconds: float) -> dict:
-    """Run OpenVINO's benchmark_app; return its median latency (ms) and throughput."""
-    exe = shutil.which("benchmark_app", path=str(Path(sys.executable).parent)) or "benchmark_app"
-    cmd = [exe, "-m", str(xml), "-d", "CPU", "-hint", hint, "-api", api,
-           "-t", str(max(1, round(seconds))), "-infer_precision", "f32"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 120)
-    text = done.stdout + done.stderr
-    median = re.search(r"Median:\s+([\d.]+)\s*ms", text)
-    throughput = re.search(r"Throughput:\s+([\d.]+)\s*FPS", text)
-    streams = re.search(r"NUM_STREAMS:\s+(\d+)", text)
-    requests = re.search(r"Measuring performance.*?(\d+) inference requests", text)
-    if done.returncode or not median or not throughput:
-        raise SystemExit(f"benchmark_app failed ({done.returncode}):\n{text[-2000:]}")
-    return {"p50_ms": float(median.group(1)), "throughput_per_s": float(throughput.group(1)),
-            "streams": int(streams.group(1)) if streams else None,
-            "requests": int(requests.group(1)) if requests else None}
+    """Run OpenVINO's benchmark_app (artspeed.benchmark_app); its median latency and throughput."""
+    try:
+        return artspeed.benchmark_app(xml, hint=hint, api=api, seconds=seconds)
+    except artspeed.ArtspeedError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def harness(xml: Path, hint: str, mode: str, seconds: float) -> dict:

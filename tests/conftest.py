@@ -15,6 +15,15 @@ def shapes_small():
     return artspeed.load_dataset("shapes", limit_train=1000, limit_test=300)
 
 
+@pytest.fixture(scope="session")
+def trained(shapes_small):
+    """A width-8 baseline trained on shapes_small (shared: tests must not train it further)."""
+    model = artspeed.baseline_cnn(width=8, dropout=0.0)
+    artspeed.train(model, shapes_small, epochs=4, learning_rate=3e-3, validate=False,
+                   progress=False)
+    return model
+
+
 @pytest.fixture
 def no_sources(tmp_path, monkeypatch):
     """No data folder, and an empty Keras cache: only a download could help."""

@@ -16,14 +16,6 @@ from artspeed.ptq import (
 
 
 @pytest.fixture(scope="module")
-def trained(shapes_small):
-    model = artspeed.baseline_cnn(width=8, dropout=0.0)
-    artspeed.train(model, shapes_small, epochs=4, learning_rate=3e-3, validate=False,
-                   progress=False)
-    return model
-
-
-@pytest.fixture(scope="module")
 def converted(trained, shapes_small, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ptq")
     out = {}

@@ -85,6 +85,20 @@ def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch
     assert (out / "report.html").exists()
 
 
+def test_a_changed_model_file_is_not_mistaken_for_the_finished_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTSPEED_FAST", "1")
+    data = artspeed.load_dataset("shapes", limit_train=300, limit_test=100)
+    path = tmp_path / "mine.keras"
+    artspeed.save_model(artspeed.baseline_cnn(width=4, seed=1), path)
+    first = artspeed.run_tour(path, data, quick=True, out=tmp_path / "t", progress=False,
+                              variants=["tflite-float32"])
+    artspeed.save_model(artspeed.baseline_cnn(width=8, seed=2), path)   # same path, new model
+    second = artspeed.run_tour(path, data, quick=True, out=tmp_path / "t", progress=False,
+                               variants=["tflite-float32"])
+    assert first.profile["total_params"] != second.profile["total_params"]
+    assert second.profile["total_params"] == artspeed.baseline_cnn(width=8).count_params()
+
+
 def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(tmp_path, monkeypatch):
     def not_for_this_model(ctx):
         raise InvalidArgumentError("this model has no Conv2D layer to prune")

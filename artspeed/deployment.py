@@ -1,0 +1,506 @@
+"""Deploy with OpenVINO: convert, save the IR, compile with hints, validate against Keras.
+
+Taught in notebooks/08-openvino-deployment. The steps keep OpenVINO's verbs:
+
+- ``convert_model``: a tf_keras model, a SavedModel folder or a ``.tflite``
+  file becomes an ``ov.Model`` (``openvino.convert_model``); an operation
+  OpenVINO cannot convert is named in the error;
+- ``save_ir`` / ``read_ir``: the Intermediate Representation, an ``.xml``
+  graph plus a ``.bin`` of weights (``ov.save_model`` compresses weights to
+  FP16 by default; here ``compress_to_fp16`` is explicit and off by default);
+- ``compile_model``: compile for the CPU with a performance hint (LATENCY or
+  THROUGHPUT), streams, requests and an inference precision (f32, bf16, or
+  ``None`` for OpenVINO's own choice), as an ``artspeed.OpenVINOPredictor``;
+- ``validate``: outputs against the reference (Keras) model, the maximum
+  absolute difference and top-1 agreement, plus test-set accuracy;
+- ``compare_precisions``: the same model at each inference precision; on CPUs
+  with AVX512_BF16 or AMX, OpenVINO's default is bf16, not f32;
+- ``deploy``: all of it in one call (what ``artspeed deploy`` runs).
+
+>>> import artspeed
+>>> ir = convert_model(artspeed.dense_example())
+>>> [op.get_type_name() for op in ir.get_ordered_ops()][:2]
+['Parameter', 'Constant']
+>>> deploy(artspeed.dense_example(), "/tmp", precision="fp8")
+Traceback (most recent call last):
+...
+artspeed.errors.InvalidArgumentError: unknown precision 'fp8'; choose fp32, fp16 or int8
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._result import Result, html_table
+from .errors import InvalidArgumentError, ModelError
+
+__all__ = ["PRECISIONS", "convert_model", "save_ir", "read_ir", "compile_model",
+           "default_inference_precision", "Validation", "validate", "PrecisionComparison",
+           "compare_precisions", "Deployment", "deploy"]
+
+PRECISIONS = ("fp32", "fp16", "int8")   # what the saved IR holds: weights, and int8 activations
+_KERAS_SUFFIXES = (".keras", ".h5")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _is_saved_model(path: Path) -> bool:
+    return path.is_dir() and (path / "saved_model.pb").exists()
+
+
+def _conversion_error(exc: BaseException, what: str) -> ModelError:
+    text = str(exc)
+    ops = re.search(r"operation\(s\):\s*([^\n]+)", text) or \
+        re.search(r"[Nn]o (?:translator|conversion rule) found for (?:the )?operation[s]?:?\s*([^\n]+)", text)
+    if ops:
+        names = ops.group(1).strip().rstrip(".")
+        return ModelError(
+            f"OpenVINO cannot convert {what}: it has no conversion rule for the operation(s) "
+            f"{names}. Replace the layer that uses {names} with standard layers (or a Lambda "
+            "of supported TensorFlow ops), or keep that model in TFLite or Keras")
+    lines = [s.strip() for s in text.splitlines() if s.strip() and "Check '" not in s]
+    return ModelError(f"OpenVINO cannot convert {what}: {(lines or [_first_line(exc)])[0][:300]}")
+
+
+def read_ir(path):
+    """Read an OpenVINO IR (``.xml`` with its ``.bin``) as an ``ov.Model``.
+
+    >>> read_ir("nowhere.xml")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.ModelError: no OpenVINO IR at 'nowhere.xml': the file does not exist
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"no OpenVINO IR at '{path}': the file does not exist")
+    if path.suffix != ".xml":
+        raise ModelError(f"'{path}' is not an OpenVINO IR; expected a .xml file "
+                         "(with its .bin beside it)")
+    weights = path.with_suffix(".bin")
+    if not weights.is_file():
+        raise ModelError(f"'{path}' has no weights file '{weights.name}' beside it: an IR is "
+                         "an .xml and a .bin of the same name; copy both (artspeed.save_ir "
+                         "writes the pair)")
+    from ._keras import import_openvino
+
+    ov = import_openvino()
+
+    try:
+        return ov.Core().read_model(str(path))
+    except RuntimeError as exc:
+        lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
+        raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
+                         f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
+
+
+def convert_model(model, *, batch_size: int | None = None):
+    """``openvino.convert_model`` for a tf_keras model, a SavedModel, a ``.tflite`` or an IR.
+
+    ``model`` is a tf_keras model, a path (``.keras``/``.h5``, a SavedModel
+    folder, ``.tflite``, ``.xml``) or an ``ov.Model``. Keras models keep a
+    dynamic batch axis (``?``); ``batch_size`` reshapes it to a static one
+    (``model.reshape``), which some kernels prefer. Taught in
+    notebooks/08-openvino-deployment.
+
+    >>> convert_model("model.onnx")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.ModelError: no model at 'model.onnx': the path does not exist
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1):
+        raise InvalidArgumentError(f"batch_size must be a whole number >= 1 or None, "
+                                   f"got {batch_size!r}")
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.exists():
+            raise ModelError(f"no model at '{path}': the path does not exist")
+        if path.suffix == ".xml":
+            return _reshaped(read_ir(path), batch_size)
+        if path.suffix in _KERAS_SUFFIXES:
+            from .saving import load_model
+
+            model = load_model(path, compile=False)
+        elif not (_is_saved_model(path) or path.suffix == ".tflite"):
+            raise ModelError(f"'{path}' is not a model OpenVINO can convert here; expected a "
+                             ".keras or .h5 file, a SavedModel folder, a .tflite file or an "
+                             "OpenVINO .xml")
+        else:
+            if _is_saved_model(path):
+                import tensorflow  # noqa: F401  (load TensorFlow before OpenVINO's frontend)
+            from ._keras import import_openvino
+
+            ov = import_openvino()
+
+            try:
+                converted = ov.convert_model(str(path))
+            except Exception as exc:  # OpConversionFailure, GeneralFailure, ...
+                raise _conversion_error(exc, f"'{path}'") from None
+            return _reshaped(converted, batch_size)
+    from ._keras import import_openvino
+
+    ov = import_openvino()
+
+    if isinstance(model, ov.Model):
+        return _reshaped(model.clone() if batch_size else model, batch_size)
+    from ._keras import check_tf_keras_model
+
+    check_tf_keras_model(model, "artspeed.convert_model")
+    import tensorflow  # noqa: F401  (TensorFlow first, then OpenVINO's frontend)
+
+    try:
+        converted = ov.convert_model(model)
+    except Exception as exc:
+        raise _conversion_error(exc, f"{model.name}") from None
+    return _reshaped(converted, batch_size)
+
+
+def _reshaped(model, batch_size):
+    if batch_size is None:
+        return model
+    shape = model.inputs[0].get_partial_shape()
+    dims = [int(batch_size)] + [d.get_length() if d.is_static else -1 for d in list(shape)[1:]]
+    model.reshape(dims)
+    return model
+
+
+def save_ir(model, path, *, compress_to_fp16: bool = False) -> Path:
+    """``ov.save_model`` to ``path`` (``.xml``; the ``.bin`` goes beside it), atomically.
+
+    ``compress_to_fp16=True`` stores the float weights as FP16 (half the
+    ``.bin``); they are decompressed when the model compiles. Both files are
+    written to a temporary folder first, then moved into place.
+
+    >>> import artspeed, tempfile, pathlib
+    >>> ir, folder = convert_model(artspeed.baseline_cnn(width=4)), pathlib.Path(tempfile.mkdtemp())
+    >>> f32 = save_ir(ir, folder / "f32.xml").with_suffix(".bin").stat().st_size
+    >>> f16 = save_ir(ir, folder / "f16.xml", compress_to_fp16=True).with_suffix(".bin").stat().st_size
+    >>> round(f16 / f32, 2)
+    0.5
+    """
+    from ._keras import import_openvino
+
+    ov = import_openvino()
+
+    from ._io import ensure_writable_dir
+
+    path = Path(path)
+    if path.suffix != ".xml":
+        raise InvalidArgumentError(f"an OpenVINO IR is saved as .xml (and .bin), got '{path}'")
+    if not isinstance(model, ov.Model):
+        raise ModelError(f"save_ir needs an ov.Model (from artspeed.convert_model), "
+                         f"got {type(model).__name__}")
+    ensure_writable_dir(path.parent)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=path.parent))
+    try:
+        ov.save_model(model, str(folder / path.name), compress_to_fp16=bool(compress_to_fp16))
+        os.replace(folder / path.with_suffix(".bin").name, path.with_suffix(".bin"))
+        os.replace(folder / path.name, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return path
+
+
+def compile_model(model, *, hint: str = "latency", streams=None, requests=None,
+                  inference_precision: str | None = "f32", threads=None, mode: str = "sync",
+                  perf_count: bool = False, name: str | None = None):
+    """Compile ``model`` for the CPU; return an ``artspeed.OpenVINOPredictor``.
+
+    ``hint`` is ``"latency"`` or ``"throughput"`` (OpenVINO's
+    PERFORMANCE_HINT); ``streams`` and ``requests`` override what the hint
+    picks; ``inference_precision`` is the INFERENCE_PRECISION_HINT (``"f32"``,
+    ``"bf16"``, or ``None`` for OpenVINO's default: bf16 on CPUs with AMX or
+    AVX512_BF16). ``mode="async"`` runs an ``AsyncInferQueue``.
+    ``predictor.compiled_model()`` is the ``ov.CompiledModel``.
+
+    >>> import artspeed, numpy as np
+    >>> p = compile_model(artspeed.dense_example(), hint="throughput", streams=2)
+    >>> p.compiled_model().get_property("NUM_STREAMS")
+    2
+    """
+    from .openvino_predictor import OpenVINOPredictor
+
+    if isinstance(model, (str, Path)) and Path(model).suffix == ".xml":
+        read_ir(model)  # the clear errors (missing .bin) before OpenVINO's own
+        source = model
+    else:
+        source = convert_model(model)
+    return OpenVINOPredictor(source, mode=mode, hint=hint, streams=streams, threads=threads,
+                             precision=inference_precision, requests=requests,
+                             perf_count=perf_count, name=name)
+
+
+def default_inference_precision(device: str = "CPU") -> dict:
+    """What OpenVINO picks on this machine: the default precision and the CPU's capabilities.
+
+    >>> info = default_inference_precision()
+    >>> info["default"] in ("f32", "bf16", "f16")
+    True
+    """
+    from ._keras import import_openvino
+
+    ov = import_openvino()
+
+    core = ov.Core()
+    default = core.get_property(device, "INFERENCE_PRECISION_HINT")
+    return {"device": device, "default": default.to_string(),
+            "capabilities": list(core.get_property(device, "OPTIMIZATION_CAPABILITIES")),
+            "cpu": core.get_property(device, "FULL_DEVICE_NAME")}
+
+
+# ---------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class Validation(Result):
+    """A deployed model's outputs against the reference's, and both accuracies."""
+
+    name: str
+    samples: int
+    max_abs_diff: float
+    mean_abs_diff: float
+    top1_agreement: float
+    accuracy: float | None = None
+    reference_accuracy: float | None = None
+    inference_precision: str | None = None
+
+    @property
+    def accuracy_drop_points(self) -> float | None:
+        """Points of accuracy lost against the reference (None without labels)."""
+        if self.accuracy is None or self.reference_accuracy is None:
+            return None
+        return 100 * (self.reference_accuracy - self.accuracy)
+
+    def __repr__(self) -> str:
+        acc = "" if self.accuracy is None else f", accuracy {self.accuracy:.2%}"
+        return (f"<Validation {self.name}: max |diff| {self.max_abs_diff:.2e}, "
+                f"top-1 agreement {self.top1_agreement:.2%}{acc}>")
+
+
+def _as_predictor(model, name: str):
+    from .predictors import KerasPredictor, Predictor, load_predictor
+
+    if isinstance(model, Predictor):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_predictor(model)
+    try:
+        from ._keras import import_openvino
+
+        ov = import_openvino()
+
+        if isinstance(model, ov.Model):
+            return compile_model(model, name=name)
+    except ImportError:  # pragma: no cover
+        pass
+    return KerasPredictor(model, mode="call", name=name)
+
+
+def validate(model, reference, data, *, batch_size: int = 64, name: str | None = None) -> Validation:
+    """Compare ``model``'s outputs with ``reference``'s on ``data``.
+
+    Both are predictors, Keras models, ``ov.Model``s or model paths (an
+    ``ov.Model`` compiles with the f32 precision hint). ``data`` is a Dataset
+    (its test images, and accuracy on its labels) or an array of inputs.
+
+    >>> import artspeed, numpy as np
+    >>> m = artspeed.dense_example()
+    >>> x = np.random.default_rng(0).random((16, 3), np.float32)
+    >>> v = validate(convert_model(m), m, x)
+    >>> v.max_abs_diff < 1e-5, v.top1_agreement
+    (True, 1.0)
+    """
+    from .data import Dataset
+    from .evaluation import _outputs
+
+    predictor = _as_predictor(model, name or "candidate")
+    ref = _as_predictor(reference, "reference")
+    images = data.x_test if isinstance(data, Dataset) else np.asarray(data)
+    if images.ndim < 2 or not len(images):
+        raise InvalidArgumentError(f"validate needs a non-empty batch of inputs, got shape "
+                                   f"{images.shape}")
+    out = _outputs(predictor, images, batch_size)
+    expected = _outputs(ref, images, batch_size)
+    if out.shape != expected.shape:
+        raise ModelError(f"{predictor.name} gives outputs of shape {out.shape[1:]}, the "
+                         f"reference {expected.shape[1:]}: they are not the same model")
+    diff = np.abs(out.astype(np.float64) - expected)
+    labels, ref_labels = out.argmax(-1), expected.argmax(-1)
+    acc = ref_acc = None
+    if isinstance(data, Dataset):
+        acc = float(np.mean(labels == data.y_test))
+        ref_acc = float(np.mean(ref_labels == data.y_test))
+    precision = None
+    if getattr(predictor, "runtime", None) == "openvino":
+        compiled = predictor.compiled_model(predictor.fixed_batch or min(batch_size, len(images)))
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    return Validation(name=name or predictor.name, samples=int(len(images)),
+                      max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()),
+                      top1_agreement=float(np.mean(labels == ref_labels)), accuracy=acc,
+                      reference_accuracy=ref_acc, inference_precision=precision)
+
+
+@dataclass(frozen=True)
+class PrecisionComparison(Result):
+    """One model validated at several inference precisions (f32, bf16, OpenVINO's default)."""
+
+    default_precision: str
+    rows: tuple      # Validation per precision
+
+    def __getitem__(self, name: str) -> Validation:
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(f"no row {name!r}; the rows are {', '.join(r.name for r in self.rows)}")
+
+    def __repr__(self) -> str:
+        return (f"<PrecisionComparison {', '.join(r.name for r in self.rows)}; "
+                f"OpenVINO's default here is {self.default_precision}>")
+
+    def __str__(self) -> str:
+        lines = [f"{'precision hint':<16} {'runs in':<8} {'max |diff|':>10} {'agreement':>9} "
+                 f"{'accuracy':>8}"]
+        for r in self.rows:
+            acc = f"{r.accuracy:8.2%}" if r.accuracy is not None else f"{'-':>8}"
+            lines.append(f"{r.name:<16} {r.inference_precision or '-':<8} "
+                         f"{r.max_abs_diff:10.2e} {r.top1_agreement:9.2%} {acc}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PrecisionComparison:
+        return cls(data["default_precision"], tuple(Validation.from_dict(r) for r in data["rows"]))
+
+    def _repr_html_(self) -> str:
+        return html_table([(r.name, r.inference_precision, r.max_abs_diff, r.mean_abs_diff,
+                            r.top1_agreement, r.accuracy, r.reference_accuracy)
+                           for r in self.rows],
+                          header=("precision hint", "runs in", "max |diff|", "mean |diff|",
+                                  "top-1 agreement", "accuracy", "reference accuracy"),
+                          caption=f"Inference precision (OpenVINO's default here: "
+                                  f"{self.default_precision})")
+
+
+def compare_precisions(model, reference, data, precisions=("f32", "bf16", None), *,
+                       batch_size: int = 64) -> PrecisionComparison:
+    """Validate ``model`` compiled at each inference precision (``None``: OpenVINO's default).
+
+    >>> import artspeed, numpy as np
+    >>> m = artspeed.dense_example()
+    >>> x = np.random.default_rng(0).random((8, 3), np.float32)
+    >>> table = compare_precisions(m, m, x, precisions=("f32",))
+    >>> table["f32"].inference_precision
+    'f32'
+    """
+    ir = convert_model(model)
+    rows = []
+    for precision in precisions:
+        label = precision or "default"
+        predictor = compile_model(ir, inference_precision=precision, name=label)
+        rows.append(validate(predictor, reference, data, batch_size=batch_size, name=label))
+    return PrecisionComparison(default_inference_precision()["default"], tuple(rows))
+
+
+# ---------------------------------------------------------------- deploy
+@dataclass(frozen=True)
+class Deployment(Result):
+    """A saved IR and how it validated: what ``artspeed deploy`` prints."""
+
+    precision: str
+    xml: str
+    bin_bytes: int
+    accuracy: float | None
+    reference_accuracy: float | None
+    max_abs_diff: float
+    top1_agreement: float
+    source: str = ""
+    dataset: str | None = None
+    calibration_samples: int = 0
+    validation_samples: int = 0
+    inference_precision: str | None = None
+
+    def __repr__(self) -> str:
+        acc = "" if self.accuracy is None else f", accuracy {self.accuracy:.2%}"
+        return (f"<Deployment {self.precision}: {Path(self.xml).name} + {self.bin_bytes:,} "
+                f"bytes of weights{acc}, max |diff| {self.max_abs_diff:.2e}>")
+
+
+def _reference(model):
+    """(the model to convert, the reference predictor, a label for the source)."""
+    from .predictors import KerasPredictor, load_predictor
+
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.exists():
+            raise ModelError(f"no model at '{path}': the path does not exist")
+        if path.suffix in _KERAS_SUFFIXES or _is_saved_model(path):
+            from .saving import load_model
+
+            keras_model = load_model(path, compile=False)
+            return keras_model, KerasPredictor(keras_model, name="keras"), str(path)
+        if path.suffix == ".tflite":
+            return path, load_predictor(path), str(path)
+        raise ModelError(f"'{path}' is not a model artspeed can deploy; expected a .keras or "
+                         ".h5 file, a SavedModel folder or a .tflite file")
+    from ._keras import check_tf_keras_model
+
+    check_tf_keras_model(model, "artspeed.deploy")
+    return model, KerasPredictor(model, name="keras"), model.name
+
+
+def deploy(model, out, precision: str = "fp32", dataset=None, *,
+           calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
+           validation_samples: int | None = None, progress: bool = True) -> Deployment:
+    """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
+
+    ``precision``: ``"fp32"`` (float32 weights), ``"fp16"`` (weights
+    compressed to FP16) or ``"int8"`` (``nncf.quantize`` on
+    ``calibration_samples`` images of ``dataset``, skipping ``ignored_scope``).
+    The IR is compiled with the f32 hint and validated against the source
+    model on ``dataset``'s test set (or 64 random inputs without a dataset).
+    """
+    from .data import Dataset
+
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(f"unknown precision {precision!r}; choose "
+                                   f"{', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidArgumentError(f"dataset must be an artspeed Dataset, got "
+                                   f"{type(dataset).__name__}; use artspeed.load_dataset")
+    if precision == "int8" and dataset is None:
+        raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
+                                   "artspeed.load_dataset(...) (its training images are used)")
+    source, reference, label = _reference(model)
+    ir = convert_model(source)
+    if precision == "int8":
+        from .openvino_int8 import quantize_openvino
+
+        ir = quantize_openvino(ir, dataset, subset_size=calibration_samples,
+                               ignored_scope=ignored_scope, progress=progress)
+    stem = name or (Path(label).stem if isinstance(model, (str, Path)) else label)
+    xml = save_ir(ir, Path(out) / f"{stem}_{precision}.xml",
+                  compress_to_fp16=precision == "fp16")
+    if dataset is not None:
+        data = dataset
+        if validation_samples is not None:
+            data = dataclasses.replace(dataset, x_test=dataset.x_test[:validation_samples],
+                                       y_test=dataset.y_test[:validation_samples])
+    else:
+        shape = reference.input_shape[1:]
+        data = np.random.default_rng(0).random((validation_samples or 64, *shape), np.float32)
+    check = validate(compile_model(xml, inference_precision="f32"), reference, data)
+    return Deployment(precision=precision, xml=str(xml),
+                      bin_bytes=xml.with_suffix(".bin").stat().st_size,
+                      accuracy=check.accuracy, reference_accuracy=check.reference_accuracy,
+                      max_abs_diff=check.max_abs_diff, top1_agreement=check.top1_agreement,
+                      source=label, dataset=dataset.name if dataset is not None else None,
+                      calibration_samples=calibration_samples if precision == "int8" else 0,
+                      validation_samples=check.samples,
+                      inference_precision=check.inference_precision)
