@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
-PIP_INSTALL := $(PIP) install --progress-bar off -c constraints.txt
+# The pinned set (constraints.txt) is tested on Python 3.11 and resolves on 3.12; several of
+# its pins need Python 3.11 or newer, so on 3.10 pip resolves from pyproject.toml's ranges.
+PY_MINOR = $(shell $(BIN)/python -c 'import sys; print(sys.version_info[1])' 2>/dev/null)
+PIP_INSTALL = $(PIP) install --progress-bar off $(if $(filter 10,$(PY_MINOR)),,-c constraints.txt)
 
 .DEFAULT_GOAL := help
 .PHONY: help install dev demo test lint unit notebooks lab bench slides constraints clean

@@ -147,6 +147,10 @@ def _cmd_bench(args) -> int:
                 or (path / "saved_model.pb").exists()):
             raise ModelError(f"'{model}' is not a model artspeed can run; expected a .keras "
                              "or .h5 file, a SavedModel folder, a .tflite file or an .xml")
+        if path.suffix == ".xml":
+            from .deployment import check_ir
+
+            check_ir(path)
     from .benchmarking import benchmark
     from .predictors import load_predictor
     from .scenarios import run_scenario

@@ -72,10 +72,10 @@ def _conversion_error(exc: BaseException, what: str) -> ModelError:
     return ModelError(f"OpenVINO cannot convert {what}: {(lines or [_first_line(exc)])[0][:300]}")
 
 
-def read_ir(path):
-    """Read an OpenVINO IR (``.xml`` with its ``.bin``) as an ``ov.Model``.
+def check_ir(path) -> Path:
+    """Check that ``path`` is an ``.xml`` with its ``.bin`` beside it (imports nothing).
 
-    >>> read_ir("nowhere.xml")
+    >>> check_ir("nowhere.xml")
     Traceback (most recent call last):
     ...
     artspeed.errors.ModelError: no OpenVINO IR at 'nowhere.xml': the file does not exist
@@ -91,6 +91,18 @@ def read_ir(path):
         raise ModelError(f"'{path}' has no weights file '{weights.name}' beside it: an IR is "
                          "an .xml and a .bin of the same name; copy both (artspeed.save_ir "
                          "writes the pair)")
+    return path
+
+
+def read_ir(path):
+    """Read an OpenVINO IR (``.xml`` with its ``.bin``) as an ``ov.Model``.
+
+    >>> read_ir("nowhere.xml")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.ModelError: no OpenVINO IR at 'nowhere.xml': the file does not exist
+    """
+    path = check_ir(path)
     from ._keras import import_openvino
 
     ov = import_openvino()

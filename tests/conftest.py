@@ -38,7 +38,7 @@ def run_python(code: str, env_drop=(), timeout=300, **env_set):
     """Run ``code`` in a fresh interpreter; return the CompletedProcess."""
     env = {k: v for k, v in os.environ.items() if k not in env_drop}
     env.update(env_set)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the CLI sets it for its users
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
