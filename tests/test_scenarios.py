@@ -39,7 +39,8 @@ def test_server_meets_a_loose_bound_and_misses_an_impossible_one():
 
 def test_find_max_qps_brackets_the_capacity():
     slow = artspeed.FunctionPredictor(lambda x: time.sleep(0.002) or x, name="2ms")
-    search = artspeed.find_max_qps(slow, latency_bound_ms=20, duration_s=0.2, steps=4)
+    # A loose bound: sleep() on a virtual machine can overshoot 2 ms by a lot.
+    search = artspeed.find_max_qps(slow, latency_bound_ms=100, duration_s=0.2, steps=4)
     assert 0 < search.max_qps < 1000 / 2  # one worker cannot beat 1 / service time
     assert len(search.trials) == 4
     assert all(t.bound_met for t in search.trials if t.target_qps <= search.max_qps)
