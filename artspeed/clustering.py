@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._keras import check_tf_keras_model
-from ._result import Result
 from .errors import InvalidArgumentError, ModelError
+from .pruning import CompressionResult
 
 __all__ = ["CENTROID_INITS", "ClusteringResult", "cluster_weights", "strip_clustering",
            "unique_weights", "weight_clustering", "prune_then_quantize",
@@ -118,7 +118,7 @@ def unique_weights(model) -> dict:
 
 
 @dataclass(frozen=True)
-class ClusteringResult(Result):
+class ClusteringResult(CompressionResult):
     """A clustering run: the stripped model, distinct values per kernel, size and accuracy."""
 
     model: object
@@ -132,20 +132,10 @@ class ClusteringResult(Result):
     baseline_accuracy: float
     history: object = None
 
-    @property
-    def gzip_ratio(self) -> float:
-        return self.baseline_gzip_bytes / self.gzip_bytes
-
     def __repr__(self) -> str:
         return (f"<ClusteringResult {self.number_of_clusters} clusters: gzip "
                 f"{self.gzip_ratio:.2f}x smaller, accuracy {self.accuracy:.2%} "
                 f"(baseline {self.baseline_accuracy:.2%})>")
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["model"] = self.model.name
-        return data
-
 
 def weight_clustering(model, dataset, number_of_clusters: int = 16, *,
                       init: str = "kmeans_plus_plus", skip=(), epochs: int = 1,

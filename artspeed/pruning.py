@@ -358,8 +358,27 @@ def verify_m_by_n(model, m_by_n=(2, 4), layers=None) -> dict:
     return found
 
 
+class CompressionResult(Result):
+    """What pruning and clustering results share: a model, sizes and accuracies against a baseline."""
+
+    @property
+    def gzip_ratio(self) -> float:
+        """How many times smaller the gzipped file is than the baseline's."""
+        return self.baseline_gzip_bytes / self.gzip_bytes
+
+    @property
+    def accuracy_drop_points(self) -> float:
+        """Percentage points of accuracy lost against the baseline."""
+        return 100 * (self.baseline_accuracy - self.accuracy)
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["model"] = self.model.name   # the model itself is not JSON
+        return data
+
+
 @dataclass(frozen=True)
-class PruningResult(Result):
+class PruningResult(CompressionResult):
     """A magnitude-pruning run: the stripped model, its sparsity, size and accuracy."""
 
     model: object
@@ -374,26 +393,11 @@ class PruningResult(Result):
     accuracy: float
     baseline_accuracy: float
 
-    @property
-    def gzip_ratio(self) -> float:
-        """How many times smaller the gzipped file is than the baseline's."""
-        return self.baseline_gzip_bytes / self.gzip_bytes
-
-    @property
-    def accuracy_drop_points(self) -> float:
-        """Percentage points of accuracy lost against the baseline."""
-        return 100 * (self.baseline_accuracy - self.accuracy)
-
     def __repr__(self) -> str:
         pattern = f"{self.m_by_n[0]}:{self.m_by_n[1]}" if self.m_by_n else self.schedule
         return (f"<PruningResult {pattern}, {self.report.achieved_sparsity:.1%} sparse: gzip "
                 f"{self.gzip_ratio:.2f}x smaller, accuracy {self.accuracy:.2%} "
                 f"(baseline {self.baseline_accuracy:.2%})>")
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["model"] = self.model.name
-        return data
 
     def _html_rows(self):
         yield "schedule", self.schedule
