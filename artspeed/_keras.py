@@ -17,7 +17,7 @@ import sys
 
 from .errors import KerasVersionError
 
-__all__ = ["select_keras2", "check_tf_keras_model", "import_openvino"]
+__all__ = ["select_keras2", "check_tf_keras_model", "check_wrappable", "import_openvino"]
 
 _RESTART = (
     "Import artspeed before TensorFlow (put `import artspeed` in the first "
@@ -70,6 +70,31 @@ def check_tf_keras_model(model, where: str = "artspeed"):
     raise ModelError(f"{where} needs a tf_keras model, got {cls.__name__}.")
 
 
+_INSTEAD = {"quantize": ", or use post-training quantization "
+                        "(artspeed.convert_to_tflite(model, 'int8', data))"}
+
+
+def check_wrappable(model, where: str, action: str) -> None:
+    """Refuse what tfmot cannot wrap to ``action`` (prune, cluster, quantize).
+
+    tfmot clones Sequential and functional models layer by layer; a subclassed
+    or unbuilt model has no layer graph to clone.
+    """
+    import tf_keras
+
+    from .errors import ModelError
+
+    check_tf_keras_model(model, where)
+    if not (isinstance(model, tf_keras.Sequential) or getattr(model, "_is_graph_network", False)):
+        raise ModelError(
+            f"{where}: tfmot cannot {action} {model.name} ({type(model).__name__}): it "
+            f"{action}s only Sequential and functional models, not subclassed ones. Rebuild "
+            f"it with keras.Sequential or the functional API{_INSTEAD.get(action, '')}.")
+    if not model.built:
+        raise ModelError(f"{where}: {model.name} is not built; call model.build(input_shape) "
+                         f"or give it an Input layer before you {action} it")
+
+
 def import_openvino():
     """``import openvino``, after TensorFlow: the other order can deadlock conversions.
 
@@ -77,8 +102,10 @@ def import_openvino():
     converting a tf_keras model hangs; TensorFlow first works. Every artspeed
     module imports OpenVINO through this function.
     """
-    import openvino
     import tensorflow  # noqa: F401  (first, see above)
+
+    # isort: split
+    import openvino
 
     return openvino
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._keras import check_tf_keras_model
+from ._keras import check_tf_keras_model, check_wrappable
 from .errors import InvalidArgumentError, ModelError
 from .pruning import CompressionResult
 
@@ -65,13 +65,13 @@ def cluster_weights(model, number_of_clusters: int = 16, *, init: str = "kmeans_
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
-    from .pruning import _check_wrappable, _copy_weights, _kernel
+    from .pruning import _copy_weights, _kernel
     from .qat import skip_names
 
     _check_clusters(number_of_clusters)
     if init not in CENTROID_INITS:
         raise InvalidArgumentError(f"unknown init {init!r}; choose {', '.join(CENTROID_INITS)}")
-    _check_wrappable(model, "artspeed.cluster_weights")
+    check_wrappable(model, "artspeed.cluster_weights", "cluster")
     skip = skip_names(model, skip)
     chosen = {layer.name for layer in model.layers
               if _kernel(layer) is not None and layer.name not in skip}
@@ -97,9 +97,7 @@ def strip_clustering(model):
     """tfmot's ``strip_clustering``: remove the wrappers, keep the clustered weights."""
     import tensorflow_model_optimization as tfmot
 
-    from .pruning import _check_wrappable
-
-    _check_wrappable(model, "artspeed.strip_clustering")
+    check_wrappable(model, "artspeed.strip_clustering", "cluster")
     return tfmot.clustering.keras.strip_clustering(model)
 
 
@@ -193,11 +191,11 @@ def sparsity_preserving_qat(pruned_model, dataset, *, epochs: int = 1,
 
     from .evaluation import accuracy
     from .ptq import _default_path
-    from .qat import QATResult, _check_wrappable, convert_qat_model, unsupported_layers
+    from .qat import QATResult, convert_qat_model, unsupported_layers
     from .training import check_model_fits, train
 
     check_model_fits(pruned_model, dataset, "artspeed.sparsity_preserving_qat")
-    _check_wrappable(pruned_model, "artspeed.sparsity_preserving_qat")
+    check_wrappable(pruned_model, "artspeed.sparsity_preserving_qat", "quantize")
     blocked = unsupported_layers(pruned_model)
     if blocked:
         raise ModelError(f"tfmot cannot quantize {', '.join(n for n, _ in blocked)}; use "

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._keras import check_tf_keras_model
+from ._keras import check_tf_keras_model, check_wrappable
 from ._result import Result, html_table
 from .errors import InvalidArgumentError, ModelError
 
@@ -94,16 +94,6 @@ def _registry():
     )
 
     return PruneRegistry
-
-
-def _check_wrappable(model, where: str):
-    import tf_keras
-
-    check_tf_keras_model(model, where)
-    if not (isinstance(model, tf_keras.Sequential) or getattr(model, "_is_graph_network", False)):
-        raise ModelError(f"tfmot cannot prune {model.name} ({type(model).__name__}): it prunes "
-                         "Sequential and functional models only; rebuild it with "
-                         "keras.Sequential or the functional API")
 
 
 def prunable_layers(model) -> list[str]:
@@ -188,7 +178,7 @@ def prune_low_magnitude(model, target_sparsity: float = 0.5, *, schedule="consta
     target_sparsity = check_sparsity(target_sparsity)
     if m_by_n is not None:
         m_by_n = check_m_by_n(m_by_n)
-    _check_wrappable(model, "artspeed.prune_low_magnitude")
+    check_wrappable(model, "artspeed.prune_low_magnitude", "prune")
     chosen = set(_selected(model, layers, skip, "artspeed.prune_low_magnitude"))
     if isinstance(schedule, str):
         schedule = pruning_schedule(schedule, target_sparsity, total_steps, frequency)
@@ -230,7 +220,7 @@ def strip_pruning(model):
     """
     import tensorflow_model_optimization as tfmot
 
-    _check_wrappable(model, "artspeed.strip_pruning")
+    check_wrappable(model, "artspeed.strip_pruning", "prune")
     return tfmot.sparsity.keras.strip_pruning(model)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._keras import check_tf_keras_model
+from ._keras import check_tf_keras_model, check_wrappable
 from ._result import Result
 from .errors import InvalidArgumentError, ModelError
 from .ptq import QuantizedModel, _check_io, _default_path, _write
@@ -48,21 +48,6 @@ def _registry():
     return default_8bit_quantize_registry.Default8BitQuantizeRegistry()
 
 
-def _check_wrappable(model, where: str):
-    import tf_keras
-
-    check_tf_keras_model(model, where)
-    if not (isinstance(model, tf_keras.Sequential) or getattr(model, "_is_graph_network", False)):
-        raise ModelError(
-            f"tfmot cannot wrap {model.name} ({type(model).__name__}): it quantizes only "
-            "Sequential and functional models, not subclassed ones. Rebuild it with "
-            "keras.Sequential or the functional API, or use post-training quantization "
-            "(artspeed.convert_to_tflite(model, 'int8', data)).")
-    if not model.built:
-        raise ModelError(f"{model.name} is not built; call model.build(input_shape) or "
-                         "give it an Input layer before quantizing it")
-
-
 def unsupported_layers(model) -> list[tuple[str, str]]:
     """(name, class) of each layer tfmot's default 8-bit scheme cannot quantize.
 
@@ -70,7 +55,7 @@ def unsupported_layers(model) -> list[tuple[str, str]]:
     """
     import tf_keras
 
-    _check_wrappable(model, "artspeed.unsupported_layers")
+    check_wrappable(model, "artspeed.unsupported_layers", "quantize")
     registry = _registry()
     found = []
     for layer in model.layers:
@@ -113,7 +98,7 @@ def quantize_model(model, skip=()):
     """
     import tf_keras
 
-    _check_wrappable(model, "artspeed.quantize_model")
+    check_wrappable(model, "artspeed.quantize_model", "quantize")
     skip = skip_names(model, skip)
     blocked = [(n, c) for n, c in unsupported_layers(model) if n not in skip]
     if blocked:

@@ -25,6 +25,25 @@ def trained(shapes_small):
 
 
 @pytest.fixture
+def subclassed_model():
+    """A built, subclassed tf_keras model ("sub"): tfmot cannot wrap it."""
+    import numpy as np
+    import tf_keras as keras
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Subclassed()
+    model(np.zeros((1, 3), np.float32))
+    return model
+
+
+@pytest.fixture
 def no_sources(tmp_path, monkeypatch):
     """No data folder, and an empty Keras cache: only a download could help."""
     home = tmp_path / "home"

@@ -33,6 +33,17 @@ def test_tensorflow_imported_first_with_legacy_flag_is_fine():
     assert result.stdout.strip().endswith("ok")
 
 
+def test_openvino_is_imported_after_tensorflow():
+    # openvino's import starts a telemetry thread that forks; TensorFlow imported after it
+    # could deadlock on the logging and import locks (seen once in 20 `artspeed bench` runs).
+    result = run_python(
+        "import sys\nfrom artspeed._keras import import_openvino\nimport_openvino()\n"
+        "names = list(sys.modules)\n"
+        "print(names.index('tensorflow') < names.index('openvino'))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
 @pytest.fixture(scope="module")
 def keras3_model():
     import keras  # Keras 3, installed as TensorFlow's own dependency

@@ -154,6 +154,21 @@ def test_bad_layer_names_and_schedules():
         prune_low_magnitude(model, 0.5, schedule="cubic")
 
 
+def test_subclassed_and_unbuilt_models_are_refused_with_what_to_do(subclassed_model):
+    import tf_keras as keras
+
+    from artspeed.clustering import cluster_weights
+
+    model = subclassed_model
+    with pytest.raises(ModelError, match="cannot prune sub .*Rebuild it with keras.Sequential"):
+        prune_low_magnitude(model, 0.5)
+    with pytest.raises(ModelError, match="cannot cluster sub .*functional API"):
+        cluster_weights(model, 8)
+    unbuilt = keras.Sequential([keras.layers.Dense(3)], name="unbuilt")
+    with pytest.raises(ModelError, match="unbuilt is not built; call model.build"):
+        prune_low_magnitude(unbuilt, 0.5)
+
+
 def test_keras3_model_is_refused():
     import keras  # Keras 3, installed as TensorFlow's own dependency
 

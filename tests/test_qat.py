@@ -54,21 +54,11 @@ def test_skip_leaves_a_layer_in_float(tmp_path):
     assert {"MEAN", "RSQRT"} <= set(converted.float_ops)   # the normalization, in float
 
 
-def test_models_tfmot_cannot_wrap():
+def test_models_tfmot_cannot_wrap(subclassed_model):
     import tf_keras as keras
 
-    class Subclassed(keras.Model):
-        def __init__(self):
-            super().__init__(name="sub")
-            self.dense = keras.layers.Dense(3)
-
-        def call(self, x):
-            return self.dense(x)
-
-    model = Subclassed()
-    model(np.zeros((1, 3), np.float32))
     with pytest.raises(ModelError, match="not subclassed ones.*convert_to_tflite"):
-        quantize_model(model)
+        quantize_model(subclassed_model)
     inner = artspeed.dense_example()
     nested = keras.Sequential([keras.Input((3,)), inner, keras.layers.Dense(2)], name="nested")
     with pytest.raises(ModelError, match="'dense_example' \\(Sequential\\)"):
