@@ -98,13 +98,63 @@ def _label(point, index: int, labels) -> str:
     return str(getattr(point, key, index))
 
 
+def _overlap(a, b) -> float:
+    """The area two boxes (x0, y0, x1, y1) share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+# Where a label may go, in points from its marker: beside it first, then further up or down.
+_OFFSETS = [(5, 5), (5, -13), (-5, 5), (-5, -13), (5, 17), (5, -25), (-5, 17), (-5, -25),
+            (5, 29), (5, -37), (-5, 29), (-5, -37), (5, 41), (5, -49), (-5, 41), (-5, -49)]
+
+
+def _label_box(px, py, size, offset, pt) -> tuple:
+    """The pixel box of a label of ``size`` placed at ``offset`` points from (px, py)."""
+    (width, height), (dx, dy) = size, offset
+    left = px + dx * pt - (width if dx < 0 else 0)
+    return (left, py + dy * pt, left + width, py + dy * pt + height)
+
+
+def _place_labels(ax, xs, ys, texts, order, fontsize: int = 8) -> None:
+    """Label each point where its label overlaps the fewest earlier ones, in ``order``.
+
+    Greedy, in display units at the current limits and scales: good enough for
+    the dozen labels of a Pareto plot. Labels stay inside the axes; one moved
+    away from its point gets a thin leader line.
+    """
+    ax.margins(x=0.06, y=0.12)
+    ax.autoscale_view()
+    to_pixels = ax.transData.transform
+    pt = ax.figure.dpi / 72
+    frame = ax.bbox.extents
+    placed = []
+    for i in order:
+        px, py = to_pixels((xs[i], ys[i]))
+        size = (len(texts[i]) * fontsize * 0.6 * pt, fontsize * 1.2 * pt)
+        boxes = {offset: _label_box(px, py, size, offset, pt) for offset in _OFFSETS}
+
+        def cost(offset, boxes=boxes, area=size[0] * size[1]):
+            b = boxes[offset]
+            outside = area - _overlap(b, frame)
+            return round(2 * outside + sum(_overlap(b, other) for other in placed), 1)
+
+        dx, dy = min(_OFFSETS, key=cost)   # the first of the cheapest: beside it if free
+        placed.append(boxes[(dx, dy)])
+        ax.annotate(texts[i], (xs[i], ys[i]), textcoords="offset points", xytext=(dx, dy),
+                    ha="left" if dx > 0 else "right", fontsize=fontsize,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"}
+                    if abs(dy) > 13 else None)
+
+
 def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | None = None,
-                labels="name", ax=None, title: str | None = None):
+                labels="name", ax=None, title: str | None = None, xscale: str = "linear"):
     """Scatter the points, grey when dominated, and draw the frontier as a line.
 
     ``x`` and ``y`` are the axes; a third objective ``z`` (e.g. ``size_bytes``)
     sets the marker size and counts for dominance. ``labels`` is a key (default
-    ``"name"``) or a list of labels; every point gets one. Returns the axes.
+    ``"name"``) or a list of labels; every point gets one, placed so that labels
+    do not overlap (frontier points first). ``xscale="log"`` suits latencies
+    that span orders of magnitude. Returns the axes.
     """
     import matplotlib.pyplot as plt
 
@@ -142,9 +192,9 @@ def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | Non
     ax.plot([xs[i] for i in line], [ys[i] for i in line], color="tab:blue",
             drawstyle="steps-post" if xway != yway else "default",
             lw=1.5, zorder=1, label=f"frontier ({xname} vs {yname})")
-    for i, point in enumerate(points):
-        ax.annotate(_label(point, i, labels), (xs[i], ys[i]), textcoords="offset points",
-                    xytext=(5, 5), fontsize=8)
+    ax.set_xscale(xscale)
+    order = sorted(range(len(points)), key=lambda i: (i not in front, -yway * ys[i], xway * xs[i]))
+    _place_labels(ax, xs, ys, [_label(p, i, labels) for i, p in enumerate(points)], order)
 
     def arrow(name, way):
         return f"{name} ({'higher' if way > 0 else 'lower'} is better)"

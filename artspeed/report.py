@@ -63,8 +63,8 @@ def plot_tour_pareto(result, x: str = "latency_ms", ax=None):
 
     title = ("Accuracy against batch-1 latency" if x == "latency_ms"
              else "Accuracy against gzipped size")
-    ax = plot_pareto(_points(result, x), x=x, y=("accuracy", "max"), ax=ax, title=title)
-    ax.set_xscale("log")
+    ax = plot_pareto(_points(result, x), x=x, y=("accuracy", "max"), ax=ax, title=title,
+                     xscale="log")
     ax.set_xlabel("p50 latency at batch 1, ms (log scale; lower is better)" if x == "latency_ms"
                   else "gzipped size, KB (log scale; lower is better)")
     ax.set_ylabel("test accuracy, % (higher is better)")

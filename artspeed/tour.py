@@ -57,7 +57,8 @@ class TourSettings(Result):
         """The full tour, ``quick`` (minutes), or CI's fast mode (quick, on less data)."""
         if not (quick or fast):
             return cls()
-        return cls(quick=True, epochs=1 if fast else 3, finetune_epochs=1,
+        # Two fine-tuning epochs: after one, 80% pruning still costs about 2 points on MNIST.
+        return cls(quick=True, epochs=1 if fast else 3, finetune_epochs=1 if fast else 2,
                    limit_train=2000 if fast else 10000, calibration_samples=100,
                    duration_s=0.25 if fast else 0.6, rounds=2,
                    batch_sizes=(1, 4, 16, 64))

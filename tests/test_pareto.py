@@ -92,3 +92,21 @@ def test_plot_labels_every_point_and_draws_the_frontier():
         artspeed.plot_pareto([])
     with pytest.raises(InvalidArgumentError, match="labels"):
         artspeed.plot_pareto(VARIANTS, labels=["x"])
+
+
+def test_labels_of_crowded_points_do_not_overlap():
+    import matplotlib.pyplot as plt
+
+    crowd = [{"name": f"variant-{i}", "latency_ms": 0.09 + 0.004 * i, "accuracy": 0.982 + 0.0005 * i}
+             for i in range(6)] + [{"name": "far", "latency_ms": 90.0, "accuracy": 0.98}]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    artspeed.plot_pareto(crowd, ax=ax, xscale="log")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(crowd)
+    for i, a in enumerate(boxes):
+        assert ax.bbox.x0 <= a.x0 and a.x1 <= ax.bbox.x1 + 1, ax.texts[i].get_text()
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    plt.close(fig)
