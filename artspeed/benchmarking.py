@@ -13,6 +13,9 @@ for a fixed number of iterations or a time budget, and reports:
   median, which is the figure to trust;
 - throughput in samples per second (batch size x iterations / wall time);
 - the first (cold) call, which a single timing would have reported;
+- for OpenVINO, also the runtime's own timer per inference
+  (``runtime_latency_ms``, ``InferRequest.latency``: what benchmark_app
+  reports), which leaves out the cost of calling OpenVINO from Python;
 - the machine and libraries (``artspeed.environment``), and the predictor.
 
 ``batch_sweep`` and ``thread_sweep`` repeat it over batch sizes or thread
@@ -32,6 +35,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -113,6 +117,9 @@ class BenchmarkResult(Result):
     latencies_ms: tuple = ()
     predictor: dict = field(default_factory=dict)
     env: Environment | None = None
+    # The runtime's own timer (OpenVINO's InferRequest.latency, which benchmark_app
+    # reports): it leaves out the cost of calling the runtime from Python.
+    runtime_latency_ms: dict | None = None
 
     @property
     def noisy(self) -> bool:
@@ -150,6 +157,8 @@ class BenchmarkResult(Result):
         yield "coefficient of variation (std / mean)", f"{self.cv:.1%}"
         yield "robust spread (MAD / median)", (f"{self.robust_cv:.1%}"
                                                + (" (noisy)" if self.noisy else ""))
+        if self.runtime_latency_ms is not None:
+            yield "latency p50, the runtime's own timer (ms)", self.runtime_latency_ms["p50"]
         yield "throughput (samples/s)", self.throughput_per_s
         yield "first call (ms)", self.first_call_ms
 
@@ -203,30 +212,42 @@ def compare(baseline: BenchmarkResult, candidate: BenchmarkResult,
     return Comparison(names[0], names[1], stat, base, cand, speedup)
 
 
+class Timed(NamedTuple):
+    """What ``run_timed`` measured, in nanoseconds."""
+
+    latencies: np.ndarray     # each timed inference, seen from Python
+    wall: int                 # the whole timed loop
+    first: int                # the first (cold) call
+    own: np.ndarray | None    # the runtime's own timer per inference, where it has one
+
+
 def _timed_sync(predictor: Predictor, iterations: int, deadline_ns, clock):
+    """Time ``iterations`` runs (or until the deadline); (latencies, wall, own) in ns.
+
+    ``own`` is the runtime's own timing of each run (OpenVINO's
+    ``InferRequest.latency``), read after the timed span, or None.
+    """
     run = predictor._run
+    own_timer = getattr(predictor, "_own_latency_ns", None)
     latencies = np.empty(iterations, dtype=np.int64)
+    own = np.empty(iterations, dtype=np.int64) if own_timer else None
     count = 0
     start = clock()
-    if deadline_ns is None:
-        for i in range(iterations):
-            t0 = clock()
-            run()
-            latencies[i] = clock() - t0
-        count = iterations
-    else:
-        for i in range(iterations):
-            t0 = clock()
-            if t0 >= deadline_ns:
-                break
-            run()
-            latencies[i] = clock() - t0
-            count += 1
-    return latencies[:count], clock() - start
+    for i in range(iterations):
+        t0 = clock()
+        if deadline_ns is not None and t0 >= deadline_ns:
+            break
+        run()
+        latencies[i] = clock() - t0
+        if own is not None:
+            own[i] = own_timer()
+        count += 1
+    return latencies[:count], clock() - start, None if own is None else own[:count]
 
 
-def run_timed(predictor: Predictor, inputs, iterations=None, duration_s=None, warmup=10):
-    """Prepare ``inputs``, warm up, then time runs; (latencies ns, wall ns, first ns)."""
+def run_timed(predictor: Predictor, inputs, iterations=None, duration_s=None,
+              warmup=10) -> Timed:
+    """Prepare ``inputs``, warm up, then time runs (a ``Timed``, in ns)."""
     check_budget(iterations, duration_s, warmup)
     clock = time.perf_counter_ns
     predictor.prepare(inputs)
@@ -241,11 +262,12 @@ def run_timed(predictor: Predictor, inputs, iterations=None, duration_s=None, wa
     deadline = None if duration_s is None else clock() + int(duration_s * 1e9)
     if predictor.mode == "async" and hasattr(predictor, "_timed_async"):
         latencies, wall = predictor._timed_async(cap, deadline, clock)
+        own = latencies   # an async request's latency is the runtime's own timer
     else:
-        latencies, wall = _timed_sync(predictor, cap, deadline, clock)
+        latencies, wall, own = _timed_sync(predictor, cap, deadline, clock)
     if not len(latencies):  # a budget shorter than one run: time one anyway
-        latencies, wall = _timed_sync(predictor, 1, None, clock)
-    return latencies, wall, first
+        latencies, wall, own = _timed_sync(predictor, 1, None, clock)
+    return Timed(latencies, wall, first, own)
 
 
 def benchmark(predictor, batch_size: int = 1, *, iterations: int | None = None,
@@ -269,7 +291,7 @@ def benchmark(predictor, batch_size: int = 1, *, iterations: int | None = None,
     else:
         inputs = predictor.check_input(inputs)
         batch_size = int(inputs.shape[0])
-    latencies, wall, first = run_timed(predictor, inputs, iterations, duration_s, warmup)
+    latencies, wall, first, own = run_timed(predictor, inputs, iterations, duration_s, warmup)
     latencies_ms = latencies / 1e6
     stats = latency_stats(latencies_ms)
     cv = stats["std"] / stats["mean"] if stats["mean"] > 0 else 0.0
@@ -281,7 +303,8 @@ def benchmark(predictor, batch_size: int = 1, *, iterations: int | None = None,
         warmup=int(warmup), latency_ms=stats, cv=float(cv), robust_cv=float(robust_cv),
         throughput_per_s=float(batch_size * len(latencies) / (wall / 1e9)) if wall else math.inf,
         wall_s=wall / 1e9, first_call_ms=first / 1e6, latencies_ms=_thin(latencies_ms),
-        predictor=predictor.describe(), env=environment(threads=predictor.threads))
+        predictor=predictor.describe(), env=environment(threads=predictor.threads),
+        runtime_latency_ms=None if own is None else latency_stats(own / 1e6))
     if warn and result.noisy:
         warnings.warn(f"{result.name}: latencies vary by {robust_cv:.0%} around the median "
                       f"(over {NOISY_CV:.0%}); close other programs, set threads, or run "

@@ -130,7 +130,9 @@ def _bench_payload(result, scenario: str) -> dict:
         threads=result.predictor.get("threads"),
         iterations=result.queries if is_scenario else result.iterations,
     )
-    data["latency_ms"] = {k: data["latency_ms"].get(k) for k in ("p50", "p90", "p99", "mean", "std")}
+    for key in ("latency_ms", "runtime_latency_ms"):
+        if data.get(key) is not None:
+            data[key] = {k: data[key].get(k) for k in ("p50", "p90", "p99", "mean", "std")}
     return data
 
 

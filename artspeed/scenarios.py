@@ -134,7 +134,7 @@ def _stream(scenario, predictor, samples, duration_s, max_queries, warmup, seed,
     check_budget(max_queries, duration_s, warmup)
     if duration_s is None and max_queries is None:
         duration_s = DEFAULT_DURATION_S
-    latencies, wall, _ = run_timed(predictor, predictor.sample_input(samples, seed),
+    latencies, wall, *_ = run_timed(predictor, predictor.sample_input(samples, seed),
                                    max_queries, duration_s, warmup)
     return _result(scenario, predictor, f"{stat} latency (ms)", lambda s: s[stat],
                    latencies, wall, samples)
@@ -313,7 +313,7 @@ def offline_throughput(predictor, num_samples: int = 256, batch_size: int | None
     _check_count("batch_size", batch_size)
     batch = batch_size or predictor.fixed_batch or min(int(num_samples), 64)
     batches = -(-int(num_samples) // batch)
-    latencies, wall, _ = run_timed(predictor, predictor.sample_input(batch, seed),
+    latencies, wall, *_ = run_timed(predictor, predictor.sample_input(batch, seed),
                                    iterations=batches, warmup=warmup)
     result = _result("offline", predictor, "throughput (samples/s)", lambda s: 0.0,
                      latencies, wall, batch)
@@ -343,7 +343,7 @@ def run_scenario(predictor, scenario: str, *, duration_s: float | None = None,
         if duration_s is not None:
             check_budget(None, duration_s)
         batch = batch_size or predictor.fixed_batch or 64
-        probe = run_timed(predictor, predictor.sample_input(batch, seed), iterations=3)[0]
+        probe = run_timed(predictor, predictor.sample_input(batch, seed), iterations=3).latencies
         per_batch_s = max(float(np.median(probe)) / 1e9, 1e-6)
         batches = max(1, int((duration_s or DEFAULT_DURATION_S) / per_batch_s))
         return offline_throughput(predictor, batches * batch, batch, seed=seed)

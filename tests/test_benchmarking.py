@@ -35,6 +35,18 @@ def test_fixed_iterations_and_result_fields(tiny_models):  # noqa: F811
     assert result.env.threads == 1 and result.env.versions["openvino"]
     assert result.cv >= 0 and result.robust_cv >= 0
     assert "p50" in repr(result) and "<table" in result._repr_html_()
+    assert result.runtime_latency_ms is None   # TFLite has no timer of its own
+
+
+def test_openvino_sync_records_its_own_timer_beside_the_wall_time(tiny_models):  # noqa: F811
+    predictor = artspeed.load_predictor(tiny_models["xml"])
+    result = artspeed.benchmark(predictor, batch_size=2, iterations=60, warn=False)
+    own, wall = result.runtime_latency_ms, result.latency_ms
+    assert own is not None and 0 < own["min"] <= own["p50"] <= own["max"]
+    # OpenVINO times the inference inside the call that Python times around it
+    assert own["p50"] <= wall["p50"] and own["mean"] <= wall["mean"]
+    assert "own timer" in result._repr_html_()
+    assert artspeed.BenchmarkResult.from_json(result.to_json()) == result
 
 
 def test_time_budget_stops_the_run():
@@ -99,6 +111,7 @@ def test_async_openvino_keeps_requests_in_flight(tiny_models):  # noqa: F811
     result = artspeed.benchmark(predictor, batch_size=2, iterations=40, warn=False)
     assert result.iterations == 40 and result.mode == "async"
     assert result.predictor["compiled_requests"] == 2
+    assert result.runtime_latency_ms == result.latency_ms   # both are OpenVINO's own timer
 
 
 def test_keras_model_is_wrapped(tiny_models):  # noqa: F811
@@ -134,7 +147,10 @@ def test_cli_bench_json_and_table(tiny_models):  # noqa: F811
         assert key in payload
     assert set(payload["latency_ms"]) == {"p50", "p90", "p99", "mean", "std"}
     assert (payload["runtime"], payload["threads"], payload["iterations"]) == ("tflite", 1, 20)
-    assert payload["env"]["threads"] == 1
+    assert payload["env"]["threads"] == 1 and payload["runtime_latency_ms"] is None
+    done = run_cli("bench", str(tiny_models["xml"]), "--iterations", "20", "--json")
+    own = json.loads(done.stdout)["runtime_latency_ms"]
+    assert set(own) == {"p50", "p90", "p99", "mean", "std"} and own["p50"] > 0
 
     done = run_cli("bench", str(tiny_models["tflite"]), str(tiny_models["xml"]),
                    "--scenario", "single-stream", "--duration", "0.2")
