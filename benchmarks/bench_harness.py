@@ -12,7 +12,7 @@
 3. The per-call overhead of the harness: a no-op predictor (target < 20 us),
    and the harness against a bare ``request.infer()`` loop on a tiny IR.
 
-Run: .venv/bin/python benchmarks/bench_harness.py [--seconds 3] [--repeats 7]
+Run: .venv/bin/python benchmarks/bench_harness.py [--seconds 3] [--repeats 11]
 (ARTSPEED_FAST=1 shortens it.)
 """
 
@@ -188,7 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     fast = artspeed.fast_mode()
     parser.add_argument("--seconds", type=float, default=2 if fast else 3)
-    parser.add_argument("--repeats", type=int, default=1 if fast else 7)
+    parser.add_argument("--repeats", type=int, default=1 if fast else 11)
     parser.add_argument("--iterations", type=int, default=20_000 if fast else 100_000)
     args = parser.parse_args()
     print(repr(artspeed.environment()))
