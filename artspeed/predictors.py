@@ -388,10 +388,12 @@ def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
 def _keras_to_tflite(path: Path) -> bytes:
     import tensorflow as tf
 
+    from .ptq import _quiet_converter
     from .saving import load_model
 
     converter = tf.lite.TFLiteConverter.from_keras_model(load_model(path, compile=False))
-    return converter.convert()
+    with _quiet_converter():
+        return converter.convert()
 
 
 def as_predictor(model) -> Predictor:

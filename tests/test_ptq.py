@@ -155,3 +155,17 @@ def test_compare_variants(converted, trained, shapes_small):
     assert type(table).from_json(table.to_json()) == table
     with pytest.raises(InvalidArgumentError, match="baseline 'fp64' is not one of"):
         artspeed.compare_variants({"a": trained}, shapes_small, trained, baseline="fp64")
+
+
+def test_conversion_keeps_the_terminal_quiet_and_gives_stderr_back(tmp_path):
+    from conftest import run_python
+
+    done = run_python(
+        "import sys, artspeed\n"
+        f"artspeed.convert_to_tflite(artspeed.dense_example(), 'float32', "
+        f"path={str(tmp_path / 'd.tflite')!r})\n"
+        "print('stderr is back', file=sys.stderr)")
+    assert done.returncode == 0, done.stderr
+    assert "Ignored output_format" not in done.stderr   # the converter's C++ notes
+    assert done.stderr.strip().endswith("stderr is back")
+    assert (tmp_path / "d.tflite").stat().st_size > 0
