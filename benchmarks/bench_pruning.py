@@ -20,10 +20,9 @@ then the issue's targets with the measured ratios. Asserts nothing on time.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
+
+from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
 
 def _check(label: str, ok: bool, detail: str) -> None:
@@ -46,20 +45,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="folder for the files (default: temporary)")
     args = parser.parse_args()
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import artspeed
-
-    print(artspeed.environment())
-    ds = artspeed.load_dataset(args.dataset)
-    print(f"dataset: {ds.name}, {len(ds.x_train)} train / {len(ds.x_test)} test, "
-          f"from {ds.source}")
-    folder = Path(args.out or tempfile.mkdtemp(prefix="artspeed-bench-prune-"))
-    model = artspeed.baseline_cnn(ds.input_shape, ds.num_classes)
-    start = time.perf_counter()
-    artspeed.train(model, ds, epochs=args.epochs, progress=False)
-    base_acc = artspeed.accuracy(model, ds)
-    print(f"baseline trained: {args.epochs} epochs in {time.perf_counter() - start:.0f} s, "
-          f"{model.count_params():,} parameters, accuracy {base_acc:.2%}")
+    artspeed, ds, folder, model, base_acc = trained_baseline(args, "artspeed-bench-prune-")
 
     start = time.perf_counter()
     sparse = artspeed.magnitude_pruning(model, ds, 0.8, epochs=args.prune_epochs,

@@ -13,10 +13,9 @@ ratios. Asserts nothing on time.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
+
+from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
 
 def main() -> None:
@@ -33,19 +32,7 @@ def main() -> None:
                         "(default: a temporary folder)")
     args = parser.parse_args()
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import artspeed
-
-    print(artspeed.environment())
-    ds = artspeed.load_dataset(args.dataset)
-    print(f"dataset: {ds.name}, {len(ds.x_train)} train / {len(ds.x_test)} test, "
-          f"from {ds.source}")
-    folder = Path(args.out or tempfile.mkdtemp(prefix="artspeed-bench-q-"))
-    model = artspeed.baseline_cnn(ds.input_shape, ds.num_classes)
-    start = time.perf_counter()
-    artspeed.train(model, ds, epochs=args.epochs, progress=False)
-    print(f"baseline trained: {args.epochs} epochs in {time.perf_counter() - start:.0f} s, "
-          f"{model.count_params():,} parameters")
+    artspeed, ds, folder, model, _ = trained_baseline(args, "artspeed-bench-q-")
 
     variants = {}
     for label, mode, io in (("float32", "float32", None), ("dynamic", "dynamic", None),

@@ -28,7 +28,9 @@ def test_single_and_multi_stream(tflite):
 
 def test_server_meets_a_loose_bound_and_misses_an_impossible_one():
     slow = artspeed.FunctionPredictor(lambda x: time.sleep(0.001) or x, name="1ms")
-    easy = artspeed.server(slow, target_qps=100, latency_bound_ms=50, duration_s=0.3)
+    # A loose bound: with ~30 queries p99 is the slowest one, and one stall of a busy
+    # 2-core VM took 66 ms (this test then failed with a 50 ms bound).
+    easy = artspeed.server(slow, target_qps=100, latency_bound_ms=1000, duration_s=0.3)
     assert easy.bound_met and easy.unserved == 0 and easy.queries >= 20
     assert easy.value == easy.latency_ms["p99"] >= 1.0
     started = time.perf_counter()
