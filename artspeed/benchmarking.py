@@ -46,7 +46,7 @@ from .predictors import Predictor, as_predictor
 
 __all__ = ["BenchmarkResult", "Comparison", "Sweep", "NoisyMeasurementWarning",
            "benchmark", "compare", "batch_sweep", "thread_sweep", "latency_stats",
-           "NOISY_CV"]
+           "spread", "NOISY_CV"]
 
 NOISY_CV = 0.10            # pyperf's threshold: a spread above 10% is noisy
 MAX_ITERATIONS = 1_000_000  # the ceiling of a time-budget run
@@ -75,6 +75,24 @@ def latency_stats(latencies_ms) -> dict:
     std = float(values.std(ddof=1)) if finite and len(values) > 1 else (0.0 if finite else math.inf)
     return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "mean": mean, "std": std,
             "min": float(values.min()), "max": float(values.max())}
+
+
+def spread(latencies_ms) -> tuple[float, float]:
+    """The coefficient of variation (std / mean) and its robust form (1.4826 MAD / median).
+
+    The robust one ignores a few stalls, so one slow call does not make a run
+    noisy; ``BenchmarkResult.noisy`` compares it with ``NOISY_CV``.
+
+    >>> cv, robust_cv = spread([2.0, 2.0, 2.1, 1.9, 2.0, 2.0, 9.0])
+    >>> round(cv, 2), round(robust_cv, 3)
+    (0.88, 0.0)
+    """
+    values = np.asarray(latencies_ms, dtype=np.float64)
+    stats = latency_stats(values)
+    cv = stats["std"] / stats["mean"] if stats["mean"] > 0 else 0.0
+    mad = float(np.median(np.abs(values - stats["p50"])))
+    robust_cv = 1.4826 * mad / stats["p50"] if stats["p50"] > 0 else 0.0
+    return float(cv), float(robust_cv)
 
 
 def _thin(values: np.ndarray, keep: int = _KEPT_SAMPLES) -> tuple:
@@ -294,13 +312,11 @@ def benchmark(predictor, batch_size: int = 1, *, iterations: int | None = None,
     latencies, wall, first, own = run_timed(predictor, inputs, iterations, duration_s, warmup)
     latencies_ms = latencies / 1e6
     stats = latency_stats(latencies_ms)
-    cv = stats["std"] / stats["mean"] if stats["mean"] > 0 else 0.0
-    mad = float(np.median(np.abs(latencies_ms - stats["p50"])))
-    robust_cv = 1.4826 * mad / stats["p50"] if stats["p50"] > 0 else 0.0
+    cv, robust_cv = spread(latencies_ms)
     result = BenchmarkResult(
         name=name or predictor.name, runtime=predictor.runtime, mode=predictor.mode,
         batch_size=int(batch_size), threads=predictor.threads, iterations=len(latencies),
-        warmup=int(warmup), latency_ms=stats, cv=float(cv), robust_cv=float(robust_cv),
+        warmup=int(warmup), latency_ms=stats, cv=cv, robust_cv=robust_cv,
         throughput_per_s=float(batch_size * len(latencies) / (wall / 1e9)) if wall else math.inf,
         wall_s=wall / 1e9, first_call_ms=first / 1e6, latencies_ms=_thin(latencies_ms),
         predictor=predictor.describe(), env=environment(threads=predictor.threads),

@@ -10,7 +10,7 @@ from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 from conftest import run_cli
 
 import artspeed
-from artspeed.benchmarking import NOISY_CV, latency_stats
+from artspeed.benchmarking import NOISY_CV, latency_stats, spread
 from artspeed.errors import InvalidArgumentError
 
 
@@ -51,10 +51,11 @@ def test_openvino_sync_records_its_own_timer_beside_the_wall_time(tiny_models): 
 
 def test_time_budget_stops_the_run():
     slow = artspeed.FunctionPredictor(lambda x: time.sleep(0.002) or x, input_shape=(None, 1))
-    started = time.perf_counter()
     result = artspeed.benchmark(slow, duration_s=0.1, warmup=1, warn=False)
-    assert time.perf_counter() - started < 2.0
-    assert 5 <= result.iterations <= 60
+    # sleep() never returns early, so at most 50 runs start within 0.1 s, whatever
+    # the machine's load; every run but the last started and ended before the deadline.
+    assert 1 <= result.iterations <= 51
+    assert sum(result.latencies_ms[:-1]) < 100
     both = artspeed.benchmark(slow, iterations=3, duration_s=10, warmup=0, warn=False)
     assert both.iterations == 3
 
@@ -87,12 +88,24 @@ def test_noisy_runs_warn():
     assert result.noisy and result.robust_cv > NOISY_CV
 
 
-def test_quiet_runs_do_not_warn():
+def test_spread_ignores_a_few_stalls_but_not_a_wide_spread():
+    steady = [2.0, 2.02, 1.98, 2.01, 1.99] * 4 + [40.0]   # one stall of a busy machine
+    cv, robust_cv = spread(steady)
+    assert cv > 1.0 and robust_cv < 0.02 < NOISY_CV
+    _, wide = spread(np.linspace(0.5, 4.0, 21))
+    assert wide > NOISY_CV
+    assert spread([3.0]) == (0.0, 0.0)
+
+
+def test_the_warning_follows_the_spread_of_the_run():
+    # Whether a real run is noisy depends on the machine; the warning must agree with it.
     steady = artspeed.FunctionPredictor(lambda x: time.sleep(0.002) or x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", artspeed.NoisyMeasurementWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", artspeed.NoisyMeasurementWarning)
         result = artspeed.benchmark(steady, iterations=10, warmup=1)
-    assert not result.noisy
+    warned = [w for w in caught if issubclass(w.category, artspeed.NoisyMeasurementWarning)]
+    assert len(warned) == int(result.noisy)
+    assert (result.cv, result.robust_cv) == spread(result.latencies_ms)
 
 
 def test_batch_and_thread_sweeps(tiny_models):  # noqa: F811

@@ -33,17 +33,21 @@ def test_server_meets_a_loose_bound_and_misses_an_impossible_one():
     easy = artspeed.server(slow, target_qps=100, latency_bound_ms=1000, duration_s=0.3)
     assert easy.bound_met and easy.unserved == 0 and easy.queries >= 20
     assert easy.value == easy.latency_ms["p99"] >= 1.0
-    started = time.perf_counter()
     overload = artspeed.server(slow, target_qps=5000, latency_bound_ms=2, duration_s=0.2)
-    assert time.perf_counter() - started < 2.0  # bounded: 2 x duration + 0.5 s
     assert not overload.bound_met and overload.value > 2
+    # ~1,000 queries of at least 1 ms each cannot all be served before the hard limit
+    # (2 x 0.2 s + 0.5 s): the run stops there and counts the rest as unserved.
+    served = overload.queries - overload.unserved
+    assert overload.unserved > 0 and served <= 901
 
 
 def test_find_max_qps_brackets_the_capacity():
     slow = artspeed.FunctionPredictor(lambda x: time.sleep(0.002) or x, name="2ms")
     # A loose bound: sleep() on a virtual machine can overshoot 2 ms by a lot.
     search = artspeed.find_max_qps(slow, latency_bound_ms=100, duration_s=0.2, steps=4)
-    assert 0 < search.max_qps < 1000 / 2  # one worker cannot beat 1 / service time
+    # The search stays below 1.1 x the single-stream capacity, 1 / service time,
+    # and sleep(0.002) never returns early: at most 500 QPS.
+    assert 0 < search.max_qps < 1.1 * 1000 / 2
     assert len(search.trials) == 4
     assert all(t.bound_met for t in search.trials if t.target_qps <= search.max_qps)
     assert artspeed.ServerSearch.from_json(search.to_json()).max_qps == search.max_qps
