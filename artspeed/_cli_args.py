@@ -58,12 +58,13 @@ def _emit(args, payload: dict, lines) -> None:
 
 def _add_data_arguments(parser, data_help: str, epochs_help: str | None = None) -> None:
     """--dataset, --limit-train and, given ``epochs_help``, --epochs."""
-    parser.add_argument("--dataset", metavar="NAME", help=f"{data_help}: fashion_mnist, mnist, cifar10 or "
-                        "shapes (default: $ARTSPEED_DATASET or fashion_mnist)")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help=f"{data_help}: fashion_mnist, mnist, cifar10 or shapes "
+                        "(default: $ARTSPEED_DATASET or fashion_mnist)")
     if epochs_help is not None:
         parser.add_argument("--epochs", type=_positive_int, metavar="N", help=epochs_help)
-    parser.add_argument("--limit-train", type=_positive_int, metavar="N", help="use the first N training "
-                        "images only (2000 with ARTSPEED_FAST=1)")
+    parser.add_argument("--limit-train", type=_positive_int, metavar="N",
+                        help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
 
 
 def _add_out_arguments(parser, out_help: str, default: str | None = None) -> None:
