@@ -48,7 +48,8 @@ def _input_shape(text: str) -> tuple:
     return shape
 
 
-def _emit(args, payload: dict, lines) -> None:
+def _emit(args, payload, lines) -> None:
+    """The JSON of ``payload`` with --json, else the lines for people."""
     if args.json:
         print(json.dumps(payload, indent=2))
     else:

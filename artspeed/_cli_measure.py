@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from ._cli_args import _emit, _input_shape, _positive_int, _positive_seconds
+from ._cli_args import _dataset_for, _emit, _input_shape, _positive_int, _positive_seconds
 
 
 def _bench_payload(result, scenario: str) -> dict:
@@ -92,11 +90,7 @@ def _cmd_bench(args) -> int:
     env = payloads[0]["env"]
     lines.append(f"on {env['cpu_model']}, {env['available_cores']} cores available")
     lines += notes
-    if args.json:
-        print(json.dumps(payloads[0] if len(payloads) == 1 else payloads, indent=2))
-    else:
-        for line in lines:
-            print(line)
+    _emit(args, payloads[0] if len(payloads) == 1 else payloads, lines)
     return 0
 
 
@@ -215,18 +209,16 @@ def _cmd_tour(args) -> int:
     from pathlib import Path
 
     from ._io import ensure_writable_dir
-    from .data import DATASETS, load_dataset
     from .errors import ModelError
 
     ensure_writable_dir(args.out)  # fail before any work starts
-    if args.dataset and args.dataset not in DATASETS:
-        load_dataset(args.dataset)  # the one-line unknown-dataset error, before TensorFlow
+    name = _dataset_for(args)
     if args.model is not None and not Path(args.model).exists():
         raise ModelError(f"no model at '{args.model}': the path does not exist")
     from .tour import run_tour
 
     variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
-    result = run_tour(args.model, args.dataset, quick=args.quick, out=args.out,
+    result = run_tour(args.model, name, quick=args.quick, out=args.out,
                       progress=not args.json, variants=variants)
     report = Path(result.out) / "report.html"
     _emit(args, {**result.to_dict(), "report": str(report),
