@@ -1,14 +1,17 @@
 """What the subcommands share: argument types, the data and output options, and
 the cheap checks that run before TensorFlow loads.
 
->>> _fraction("0.8"), _positive_int("3")
-(0.8, 3)
+>>> _fraction("0.8"), _positive_int("3"), _seed("7")
+(0.8, 3, 7)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from . import _checks
+from .errors import InvalidArgumentError
 
 
 def _positive_int(text: str) -> int:
@@ -19,6 +22,27 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
+
+
+def _checked(convert, check, what: str):
+    """An argparse type: ``convert`` the text, then apply the library's ``check``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value)
+        except InvalidArgumentError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+_seed = _checked(int, _checks.seed, "a whole number from 0 to 4294967295")
+_threads = _checked(int, _checks.threads, "a whole number of threads")
+_width = _checked(int, lambda v: _checks.whole_number("width", v, 1, _checks.MAX_WIDTH),
+                  "a whole number of filters")
+_positive_float = _checked(float, lambda v: _checks.positive_finite("the value", v), "a number")
 
 
 def _positive_seconds(text: str) -> float:
@@ -100,14 +124,20 @@ def _load_data(args, name: str, epochs: int | None = None):
 def _check_model_and_out(model_path, out, suffixes=(".keras", ".h5"), what="MODEL") -> None:
     """Cheap checks before TensorFlow loads: the Keras model exists, ``out`` ends in
     one of ``suffixes`` and its folder can be written."""
-    from ._io import ensure_writable_dir
-    from .errors import InvalidArgumentError, ModelError
+    from .errors import ModelError
 
     if not model_path.exists():
         raise ModelError(f"no model at '{model_path}': the path does not exist")
     if model_path.suffix not in (".keras", ".h5") and not (model_path / "saved_model.pb").exists():
         raise ModelError(f"{what} '{model_path}' is not a Keras model; expected a .keras or .h5 "
                          "file or a SavedModel folder (train one with `artspeed train`)")
+    _check_out(out, suffixes)
+
+
+def _check_out(out, suffixes=(".keras", ".h5")) -> None:
+    """``out`` ends in one of ``suffixes`` and its folder can be written."""
+    from ._io import ensure_writable_dir
+
     if out.suffix not in suffixes:
         kinds = suffixes[0] + "".join(f" (or {x})" for x in suffixes[1:])
         raise InvalidArgumentError(f"--out must name a {kinds} file, got '{out}'")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ._cli_args import _dataset_for, _emit, _input_shape, _positive_int, _positive_seconds
+from ._cli_args import (
+    _dataset_for,
+    _emit,
+    _input_shape,
+    _positive_int,
+    _positive_seconds,
+    _threads,
+)
 
 
 def _bench_payload(result, scenario: str) -> dict:
@@ -104,7 +111,7 @@ def _add_bench(commands) -> None:
     bench.add_argument("--mode", help="keras: predict, call or function; openvino: sync or async")
     bench.add_argument("--batch-size", type=_positive_int, default=1,
                        help="batch size (multi-stream: samples per query; offline: batch)")
-    bench.add_argument("--threads", type=_positive_int, help="inference threads")
+    bench.add_argument("--threads", type=_threads, help="inference threads")
     bench.add_argument("--scenario", choices=("single-stream", "multi-stream", "server", "offline"),
                        help="an MLPerf-like load scenario (default: a plain benchmark)")
     bench.add_argument("--duration", type=_positive_seconds,
@@ -113,7 +120,7 @@ def _add_bench(commands) -> None:
                        help="timed runs (plain benchmark only)")
     bench.add_argument("--warmup", type=_positive_int, default=10, help="warm-up runs (default 10)")
     bench.add_argument("--hint", choices=("latency", "throughput"), help="OpenVINO performance hint")
-    bench.add_argument("--streams", type=_positive_int, help="OpenVINO streams")
+    bench.add_argument("--streams", type=_threads, help="OpenVINO streams")
     bench.add_argument("--precision", choices=("f32", "bf16", "default"),
                        help="OpenVINO inference precision (default f32)")
     bench.add_argument("--latency-bound-ms", type=_positive_seconds, default=10.0,

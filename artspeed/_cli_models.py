@@ -7,21 +7,23 @@ from ._cli_args import (
     _add_data_arguments,
     _add_out_arguments,
     _check_model_and_out,
+    _check_out,
     _dataset_for,
     _emit,
     _fraction,
     _load_data,
+    _positive_float,
     _positive_int,
+    _seed,
+    _width,
 )
 
 
 def _cmd_train(args) -> int:
     from pathlib import Path
 
-    from ._io import ensure_writable_dir
-
     name = _dataset_for(args)
-    ensure_writable_dir(Path(args.out).parent)  # fail before any work starts
+    _check_out(Path(args.out))  # fail before any work starts
     from .evaluation import accuracy
     from .models import baseline_cnn
     from .saving import save_model
@@ -57,10 +59,10 @@ def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train, evaluate and save the baseline CNN")
     _add_data_arguments(train, "training and test data",
                         "epochs (default 5; 1 with ARTSPEED_FAST=1)")
-    train.add_argument("--width", type=_positive_int, default=32,
+    train.add_argument("--width", type=_width, default=32,
                        help="filters in the first conv layer (default 32)")
     train.add_argument("--batch-size", type=_positive_int, default=64)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0, help="0 to 2**32-1 (default 0)")
     _add_out_arguments(train, "where to save the model (default runs/baseline.keras)",
                        default="runs/baseline.keras")
     train.set_defaults(func=_cmd_train)
@@ -269,8 +271,6 @@ def _cmd_distill(args) -> int:
     from .errors import InvalidArgumentError
 
     teacher_path, out = Path(args.teacher), Path(args.out)
-    if not args.temperature > 0:
-        raise InvalidArgumentError(f"--temperature must be above 0, got {args.temperature:g}")
     if not 0 <= args.alpha <= 1:
         raise InvalidArgumentError(f"--alpha must be in [0, 1], got {args.alpha:g}")
     _check_model_and_out(teacher_path, out, what="TEACHER")
@@ -318,16 +318,17 @@ def _add_distill(commands) -> None:
                                "(knowledge distillation)")
     dist.add_argument("teacher", metavar="TEACHER", help="a saved Keras classifier with a "
                       "'logits' layer or a final Softmax, e.g. from `artspeed train`")
-    dist.add_argument("--student-width", type=_positive_int, default=8,
+    dist.add_argument("--student-width", type=_width, default=8,
                       help="the student's first conv filters (baseline_cnn width; default 8)")
-    dist.add_argument("--temperature", type=float, default=4.0, help="softening T (default 4)")
+    dist.add_argument("--temperature", type=_positive_float, default=4.0,
+                      help="softening T, finite and above 0 (default 4)")
     dist.add_argument("--alpha", type=float, default=0.1,
                       help="weight of the label loss in [0, 1] (default 0.1)")
     dist.add_argument("--compare", action="store_true",
                       help="also train the same student alone on the same budget")
     _add_data_arguments(dist, "training and test data",
                         "epochs (default 3; 1 with ARTSPEED_FAST=1)")
-    dist.add_argument("--seed", type=int, default=0)
+    dist.add_argument("--seed", type=_seed, default=0, help="0 to 2**32-1 (default 0)")
     _add_out_arguments(dist, "where to save the student .keras model")
     dist.set_defaults(func=_cmd_distill)
 

@@ -17,7 +17,8 @@ import sys
 
 from .errors import KerasVersionError
 
-__all__ = ["select_keras2", "check_tf_keras_model", "check_wrappable", "import_openvino"]
+__all__ = ["select_keras2", "check_tf_keras_model", "check_wrappable", "import_openvino",
+           "telemetry_allowed"]
 
 _RESTART = (
     "Import artspeed before TensorFlow (put `import artspeed` in the first "
@@ -95,14 +96,46 @@ def check_wrappable(model, where: str, action: str) -> None:
                          f"or give it an Input layer before you {action} it")
 
 
+def telemetry_allowed() -> bool:
+    """True when the learner opted in to OpenVINO's and NNCF's telemetry.
+
+    artspeed turns that telemetry off in its processes unless
+    ``ARTSPEED_TELEMETRY=1`` is set, so nothing leaves the machine unasked.
+    """
+    return os.environ.get("ARTSPEED_TELEMETRY", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _telemetry_off() -> None:
+    """Make openvino_telemetry's consent check answer 'declined' in this process.
+
+    OpenVINO's converter and NNCF ask ``OptInChecker.check`` once, when they set
+    up telemetry; with no consent file they would send usage data. The learner's
+    own consent file is left as it is.
+    """
+    if telemetry_allowed():
+        return
+    try:
+        from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker
+    except ImportError:  # not installed: nothing to turn off
+        return
+    if not getattr(OptInChecker.check, "_artspeed_declined", False):
+        def declined(self, *args, **kwargs):
+            return ConsentCheckResult.DECLINED
+
+        declined._artspeed_declined = True
+        OptInChecker.check = declined
+
+
 def import_openvino():
-    """``import openvino``, after TensorFlow: the other order can deadlock conversions.
+    """``import openvino``, after TensorFlow and with telemetry off (``telemetry_allowed``).
 
     With OpenVINO 2025.4 and TensorFlow 2.18, importing openvino first and then
     converting a tf_keras model hangs; TensorFlow first works. Every artspeed
-    module imports OpenVINO through this function.
+    module imports OpenVINO (and NNCF) through this function.
     """
     import tensorflow  # noqa: F401  (first, see above)
+
+    _telemetry_off()
 
     # isort: split
     import openvino

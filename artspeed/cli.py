@@ -17,7 +17,8 @@ import traceback
 from . import __version__
 from ._cli_measure import _add_bench, _add_profile, _add_tour
 from ._cli_models import _add_deploy, _add_distill, _add_prune, _add_quantize, _add_train
-from .errors import ArtspeedError
+from ._stderr import cli_stderr
+from .errors import ArtspeedError, first_line, one_line
 
 __all__ = ["main"]
 
@@ -55,18 +56,23 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     args = parser.parse_args(argv)
+    debug = bool(os.environ.get("ARTSPEED_DEBUG"))
+    with cli_stderr(debug):
+        return _run(args, debug)
+
+
+def _run(args, debug: bool) -> int:
     try:
         return args.func(args)
     except ArtspeedError as exc:
-        print(f"artspeed {args.command}: error: {exc}", file=sys.stderr)
+        print(f"artspeed {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"artspeed {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: still one line unless debugging
-        if os.environ.get("ARTSPEED_DEBUG"):
+        if debug:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
-        print(f"artspeed {args.command}: internal error: {type(exc).__name__}: {first} "
+        print(f"artspeed {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
               "(set ARTSPEED_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1

@@ -313,6 +313,18 @@ def _reference(model):
     return model, KerasPredictor(model, name="keras"), model.name
 
 
+def _check_classifier_of(reference, dataset) -> None:
+    """Refuse a model whose inputs or number of outputs do not fit ``dataset``."""
+    from .evaluation import _check_fits
+
+    _check_fits(reference, dataset, "artspeed.deploy")
+    units = reference(dataset.x_test[:1]).shape[-1]
+    if units != dataset.num_classes:
+        raise InvalidArgumentError(
+            f"artspeed.deploy: {reference.name} has {units} outputs, but {dataset.name} has "
+            f"{dataset.num_classes} classes; deploy it with the dataset it was trained on")
+
+
 def deploy(model, out, precision: str = "fp32", dataset=None, *,
            calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
            validation_samples: int | None = None, progress: bool = True) -> Deployment:
@@ -337,6 +349,8 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
         raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
                                    "artspeed.load_dataset(...) (its training images are used)")
     source, reference, label = _reference(model)
+    if dataset is not None:   # before anything is converted or written
+        _check_classifier_of(reference, dataset)
     ir = convert_model(source)
     if precision == "int8":
         from .openvino_int8 import quantize_openvino

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import _checks
 from ._keras import check_tf_keras_model
 from ._result import Result
 from .errors import InvalidArgumentError, ModelError
@@ -130,10 +131,7 @@ def _distiller_class():
 def _check_arguments(teacher, student, temperature, alpha) -> None:
     check_tf_keras_model(teacher, "artspeed.Distiller (teacher)")
     check_tf_keras_model(student, "artspeed.Distiller (student)")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature > 0:
-        raise InvalidArgumentError(f"temperature must be above 0, got {temperature!r}; "
-                                   "2 to 10 are usual")
+    _checks.positive_finite("temperature (2 to 10 are usual)", temperature)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise InvalidArgumentError(f"alpha must be in [0, 1] (the weight of the label loss), "
                                    f"got {alpha!r}")
@@ -214,7 +212,7 @@ def distill(teacher, student, dataset, *, epochs: int = 3, temperature: float = 
         alone = tf_keras.models.clone_model(student)
         alone.set_weights(student.get_weights())
     distiller = _distiller_class_cached()(teacher, student, temperature, alpha)
-    tf_keras.utils.set_random_seed(seed)
+    tf_keras.utils.set_random_seed(_checks.seed(seed))
     distiller.compile(optimizer=tf_keras.optimizers.Adam(learning_rate))
     timings: list = []
     steps = -(-len(dataset.x_train) // batch_size) * epochs

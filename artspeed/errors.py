@@ -17,6 +17,8 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "first_line",
+    "one_line",
     "ArtspeedError",
     "KerasVersionError",
     "DatasetError",
@@ -43,3 +45,21 @@ class ModelError(ArtspeedError, ValueError):
 
 class InvalidArgumentError(ArtspeedError, ValueError):
     """An argument is out of range, or of the wrong shape or dtype."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type's name if it has none).
+
+    >>> first_line(ValueError("bad shape\\nmore detail"))
+    'bad shape'
+    """
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined by '; ', for a one-line error.
+
+    >>> one_line("cannot load\\n  try again")
+    'cannot load; try again'
+    """
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())

@@ -12,6 +12,7 @@ notebooks/01-model-complexity (the Dense example's 387 parameters).
 
 from __future__ import annotations
 
+from . import _checks
 from .errors import InvalidArgumentError
 
 __all__ = ["baseline_cnn", "dense_example", "trainable_params", "non_trainable_params"]
@@ -28,8 +29,8 @@ def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32
     """
     import tf_keras as keras
 
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise InvalidArgumentError(f"width must be a whole number of filters >= 1, got {width!r}")
+    width = _checks.whole_number("width", width, 1, _checks.MAX_WIDTH)
+    seed = _checks.seed(seed)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise InvalidArgumentError(f"num_classes must be at least 2, got {num_classes!r}")
     if not 0 <= dropout < 1:

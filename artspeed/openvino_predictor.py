@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _checks
 from .errors import InvalidArgumentError, ModelError
 from .predictors import Predictor, _check_threads, _first_line
 
@@ -48,10 +49,8 @@ class OpenVINOPredictor(Predictor):
             raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
         threads = _check_threads(threads)
         for label, value in (("streams", streams), ("requests", requests)):
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, (int, np.integer)) or value < 1):
-                raise InvalidArgumentError(f"{label} must be a whole number >= 1 or None, "
-                                           f"got {value!r}")
+            if value is not None:
+                _checks.threads(value, label)   # as many as threads, at the most
         if precision not in (None, "f32", "bf16", "f16"):
             raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
         from ._keras import import_openvino

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidArgumentError, ModelError
+from . import _checks
+from .errors import InvalidArgumentError, ModelError, first_line
 
 __all__ = ["Predictor", "KerasPredictor", "FunctionPredictor", "load_predictor",
            "as_predictor", "RUNTIMES"]
@@ -50,15 +51,10 @@ _SUFFIX_RUNTIME = {".keras": "keras", ".h5": "keras", ".tflite": "tflite", ".xml
 
 
 def _check_threads(threads):
-    if threads is None:
-        return None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise InvalidArgumentError(f"threads must be a whole number >= 1 or None, got {threads!r}")
-    return int(threads)
+    return _checks.threads(threads)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+_first_line = first_line
 
 
 def _shape_text(shape) -> str:
@@ -121,6 +117,8 @@ class Predictor:
             raise InvalidArgumentError(f"{self.name} takes inputs of shape "
                                        f"{_shape_text(self.input_shape)}; pass real inputs")
         self._check_batch(int(batch_size))
+        sample_bytes = 4 * int(np.prod(self.input_shape[1:], dtype=np.int64))
+        _checks.check_batch_memory(int(batch_size), sample_bytes, self.name)
         rng = np.random.default_rng(seed)
         return rng.random((int(batch_size), *self.input_shape[1:]), dtype=np.float32)
 

@@ -41,6 +41,7 @@ import numpy as np
 from ._io import atomic_path
 from ._keras import check_tf_keras_model
 from ._result import Result, html_table
+from ._stderr import native_stderr_dropped
 from .errors import InvalidArgumentError, ModelError
 
 __all__ = ["QuantizedModel", "LayerError", "LayerErrors", "PTQ_MODES", "IO_TYPES",
@@ -119,38 +120,6 @@ def _tf():
 
 
 @contextlib.contextmanager
-def _native_stderr_dropped():
-    """Send what C++ code writes to file descriptor 2 to a scratch file for the block.
-
-    The converter's MLIR passes log notes ("Ignored output_format.") through
-    absl, which TF_CPP_MIN_LOG_LEVEL does not reach; a failed conversion still
-    raises with its own message. Python's ``sys.stderr`` in a notebook is not
-    descriptor 2, so progress bars there are unaffected.
-    """
-    import os
-    import sys
-    import tempfile
-
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no descriptor 2 to borrow: do nothing
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-@contextlib.contextmanager
 def _quiet_converter():
     """Hide the converter's Python warnings, INFO logs ("Assets written to ...") and C++ notes."""
     import warnings
@@ -159,7 +128,7 @@ def _quiet_converter():
     level = logger.level
     logger.setLevel("ERROR")
     try:
-        with warnings.catch_warnings(), _native_stderr_dropped():
+        with warnings.catch_warnings(), native_stderr_dropped():
             warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected"
             yield
     finally:

@@ -60,6 +60,7 @@ __all__ = ["ScenarioResult", "ServerSearch", "SCENARIOS", "single_stream", "mult
 
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline")
 DEFAULT_DURATION_S = 1.0
+_MAX_SERVER_QUERIES = 1_000_000   # arrival times are drawn up front: keep them in memory
 _SPIN_NS = 5_000_000  # sleep until 5 ms before an arrival, then spin (sleep oversleeps)
 
 
@@ -185,6 +186,11 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     _check_positive("latency_bound_ms", latency_bound_ms)
     check_budget(None, duration_s, warmup)
     _check_count("min_queries", min_queries)
+    if target_qps * duration_s > _MAX_SERVER_QUERIES:
+        raise InvalidArgumentError(
+            f"{target_qps:g} QPS for {duration_s:g} s is {target_qps * duration_s:,.0f} queries; "
+            f"the server scenario issues at most {_MAX_SERVER_QUERIES:,}: lower target_qps "
+            "or duration_s")
     rng = np.random.default_rng(seed)
     expected = max(int(target_qps * duration_s * 1.5) + 16, min_queries)
     arrivals_s = np.cumsum(rng.exponential(1.0 / target_qps, size=expected))
@@ -200,6 +206,8 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     hard_limit = start + int((2 * duration_s + 0.5) * 1e9)
     for i, offset in enumerate(arrivals):
         due = start + offset
+        if due > hard_limit:   # at a low rate, later arrivals fall past the run's end
+            break
         now = clock()
         while now < due:
             if due - now > _SPIN_NS:
@@ -347,8 +355,15 @@ def run_scenario(predictor, scenario: str, *, duration_s: float | None = None,
         per_batch_s = max(float(np.median(probe)) / 1e9, 1e-6)
         batches = max(1, int((duration_s or DEFAULT_DURATION_S) / per_batch_s))
         return offline_throughput(predictor, batches * batch, batch, seed=seed)
+    duration_s = duration_s or DEFAULT_DURATION_S
+    check_budget(None, duration_s)
+    if target_qps is not None:
+        _check_positive("target_qps", target_qps)
+    if target_qps is not None and target_qps * duration_s < 1:
+        raise InvalidArgumentError(
+            f"at {target_qps:g} QPS a {duration_s:g} s run expects no query at all; ask for "
+            f"at least {1 / duration_s:g} QPS, or a longer duration")
     if target_qps is None:
         service = single_stream(predictor, duration_s=0.2, seed=seed)
         target_qps = 0.5 * 1000.0 / max(service.latency_ms["mean"], 1e-3)
-    return server(predictor, target_qps, latency_bound_ms,
-                  duration_s=duration_s or DEFAULT_DURATION_S, seed=seed)
+    return server(predictor, target_qps, latency_bound_ms, duration_s=duration_s, seed=seed)

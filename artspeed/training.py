@@ -15,6 +15,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+from . import _checks
 from ._keras import check_tf_keras_model
 from ._result import Result, html_table
 from .data import Dataset
@@ -132,11 +133,10 @@ def train(model, dataset: Dataset, epochs: int = 5, batch_size: int = 64,
     import tf_keras
 
     check_tf_keras_model(model, "artspeed.train")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
-    if not learning_rate > 0:
-        raise InvalidArgumentError(f"learning_rate must be above 0, got {learning_rate!r}")
+    epochs = _checks.whole_number("epochs", epochs)
+    batch_size = _checks.whole_number("batch_size", batch_size)
+    learning_rate = _checks.positive_finite("learning_rate", learning_rate)
+    seed = _checks.seed(seed)
     check_model_fits(model, dataset, "artspeed.train")
     tf_keras.utils.set_random_seed(seed)
     if model.optimizer is None:
