@@ -99,17 +99,18 @@ def _add_out_arguments(parser, out_help: str, default: str | None = None) -> Non
 
 
 def _dataset_for(args):
-    """The dataset's name; an unknown one fails here, before TensorFlow loads."""
+    """``--dataset``, or None when it was not given (so ``load_dataset`` may fall back
+    from the default); an unknown name fails here, before TensorFlow loads."""
     from . import config
     from .data import DATASETS, load_dataset
 
     name = args.dataset or config.default_dataset()
     if name not in DATASETS:
         load_dataset(name)  # raises the unknown-dataset error
-    return name
+    return args.dataset or None
 
 
-def _load_data(args, name: str, epochs: int | None = None):
+def _load_data(args, name: str | None, epochs: int | None = None):
     """The dataset (2,000 training images in fast mode) and the epochs to run:
     ``--epochs``, else ``epochs`` (1 in fast mode)."""
     from . import config

@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["fast_mode", "offline", "data_dir", "default_dataset", "DEFAULT_DATASET"]
+__all__ = ["fast_mode", "offline", "data_dir", "default_dataset", "dataset_chosen",
+           "DEFAULT_DATASET"]
 
 DEFAULT_DATASET = "fashion_mnist"
 _TRUE = {"1", "true", "yes", "on"}
@@ -46,3 +47,8 @@ def data_dir() -> Path | None:
 def default_dataset() -> str:
     """``ARTSPEED_DATASET`` if set, else the workbook's default, fashion_mnist."""
     return os.environ.get("ARTSPEED_DATASET", "").strip() or DEFAULT_DATASET
+
+
+def dataset_chosen() -> bool:
+    """True when ``ARTSPEED_DATASET`` names a dataset (the user chose it)."""
+    return bool(os.environ.get("ARTSPEED_DATASET", "").strip())

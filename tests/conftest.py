@@ -62,7 +62,8 @@ def run_python(code: str, env_drop=(), timeout=300, **env_set):
                           env=env, timeout=timeout)
 
 
-def run_cli(*args, timeout=300, **env_set):
+def run_cli(*args, env_drop=(), timeout=300, **env_set):
     """Run the ``artspeed`` command line in a fresh interpreter."""
     return run_python("import sys; from artspeed.cli import main; sys.exit(main(sys.argv[1:]))"
-                      .replace("sys.argv[1:]", repr(list(args))), timeout=timeout, **env_set)
+                      .replace("sys.argv[1:]", repr(list(args))), env_drop=env_drop,
+                      timeout=timeout, **env_set)

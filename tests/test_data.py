@@ -1,10 +1,14 @@
 """artspeed.data: sources in order, normalization, pipelines, and the offline errors."""
 
 import gzip
+import io
+import json
 import time
+import zipfile
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import artspeed
 from artspeed import data as data_module
@@ -93,28 +97,89 @@ def test_keras_cache_is_the_second_source(no_sources, monkeypatch):
     assert ds.class_names[0] == "T-shirt/top" and len(ds.y_test) == 12
 
 
-@pytest.mark.parametrize("overrides, match", [
-    ({"x_test": None}, "lacks x_test"),
-    ({"y_train": np.zeros(3, np.uint8)}, "40 train images but 3 labels"),
-])
-def test_malformed_npz_is_a_clear_error(tmp_path, monkeypatch, overrides, match):
-    _write_npz(tmp_path / "mnist.npz", **overrides)
-    monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
-    with pytest.raises(DatasetError, match=match):
-        artspeed.load_dataset("mnist")
+def _truncated(path):
+    _write_npz(path)
+    path.write_bytes(path.read_bytes()[:2000])
 
 
-def test_wrong_image_shape_and_empty_and_corrupt_files(tmp_path, monkeypatch):
+def _bad_member(path):
+    arrays = _write_npz(path)
+    with zipfile.ZipFile(path, "w") as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{key}.npy", b"garbage" if key == "x_train" else buffer.getvalue())
+
+
+def _npy(path):
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((40, 28, 28), np.uint8))
+
+
+def _overrides(**arrays):
+    return lambda path: _write_npz(path, **arrays)
+
+
+def _floats(value, n=40):
+    x = np.zeros((n, 28, 28), np.float32)
+    x[0, 0, 0] = value
+    return x
+
+
+_OBJECTS = np.empty(40, dtype=object)
+_OBJECTS[:] = [np.zeros((28, 28))] * 40
+
+BAD_FILES = {
+    "not a zip": (lambda path: path.write_bytes(b"not a zip file"), "not a zip archive"),
+    "empty file": (lambda path: path.write_bytes(b""), "not a readable .npz"),
+    "truncated": (_truncated, "truncated"),
+    "bad member": (_bad_member, "x_train cannot be read"),
+    "a .npy": (_npy, "single .npy array"),
+    "missing key": (_overrides(x_test=None), "lacks x_test"),
+    "misnamed keys": (lambda path: np.savez(path, images=np.zeros((4, 28, 28), np.uint8),
+                                            labels=np.zeros(4, np.uint8)),
+                      "lacks x_train, y_train, x_test, y_test (it holds images, labels)"),
+    "object dtype": (_overrides(x_train=_OBJECTS), "Python objects (object dtype"),
+    "wrong shape": (_overrides(shape=(32, 32)), "shape (32, 32, 1), expected (28, 28, 1)"),
+    "strings": (_overrides(y_test=np.array(["cat"] * 20)), "y_test has dtype <U3"),
+    "bool": (_overrides(x_train=np.zeros((40, 28, 28), bool)), "x_train has dtype bool"),
+    "complex": (_overrides(y_train=np.zeros(40, complex)), "y_train has dtype complex128"),
+    "fractional labels": (_overrides(y_train=np.full(40, 0.5)), "not whole numbers"),
+    "labels too big": (_overrides(y_test=np.full(20, 10)), "labels from 10 to 10, out of range [0, 10)"),
+    "negative labels": (_overrides(y_train=np.full(40, -1)), "labels from -1 to -1, out of range"),
+    "one-hot labels": (_overrides(y_train=np.eye(10)[np.arange(40) % 10]), "one-hot"),
+    "NaN pixels": (_overrides(x_train=_floats(np.nan)), "NaN or infinite pixels"),
+    "infinite pixels": (_overrides(x_test=_floats(np.inf, 20)), "NaN or infinite pixels"),
+    "negative pixels": (_overrides(x_train=_floats(-3.0)), "pixels from -3 to 0, out of range"),
+    "pixels above 255": (_overrides(x_train=np.full((40, 28, 28), 300, np.int16)),
+                         "pixels from 300 to 300, out of range [0, 255]"),
+    "no train samples": (_overrides(n_train=0), "x_train is empty: no train samples"),
+    "no test samples": (_overrides(n_test=0), "x_test is empty: no test samples"),
+    "counts differ": (_overrides(y_train=np.zeros(3, np.uint8)), "40 train images but 3 labels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_a_bad_npz_is_a_clear_error_naming_the_file(tmp_path, monkeypatch, case):
+    make, problem = BAD_FILES[case]
+    make(tmp_path / "mnist.npz")
     monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
-    _write_npz(tmp_path / "mnist.npz", shape=(32, 32))
-    with pytest.raises(DatasetError, match=r"shape \(32, 32, 1\), expected \(28, 28, 1\)"):
+    with pytest.raises(DatasetError) as excinfo:
         artspeed.load_dataset("mnist")
-    _write_npz(tmp_path / "mnist.npz", n_test=0)
-    with pytest.raises(DatasetError, match="no train or no test samples"):
-        artspeed.load_dataset("mnist")
-    (tmp_path / "mnist.npz").write_bytes(b"not a zip file")
-    with pytest.raises(DatasetError, match="not a readable .npz"):
-        artspeed.load_dataset("mnist")
+    message = str(excinfo.value)
+    assert problem in message, message
+    assert message.startswith(str(tmp_path / "mnist.npz")), message
+    assert "re-create it with numpy.savez('mnist.npz'" in message and "\n" not in message
+
+
+def test_a_good_npz_of_floats_and_channel_axis_loads(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    _write_npz(tmp_path / "mnist.npz", x_train=rng.random((40, 28, 28, 1)),
+               y_train=np.arange(40.0).reshape(40, 1) % 10)
+    monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
+    ds = artspeed.load_dataset("mnist")
+    assert ds.x_train.shape == (40, 28, 28, 1) and ds.x_train.max() <= 1.0
+    assert ds.y_train.tolist() == [k % 10 for k in range(40)]
 
 
 def test_unknown_dataset_lists_the_choices():
@@ -196,3 +261,68 @@ def test_dataset_repr_and_dict(shapes_small):
     d = shapes_small.to_dict()
     assert d["input_shape"] == [28, 28, 1] and d["num_classes"] == 10
     assert "<table" in shapes_small._repr_html_()
+
+
+@pytest.fixture
+def nothing_at_all(no_sources, monkeypatch):
+    """No data folder, no Keras cache, no ARTSPEED_DATASET and downloads off."""
+    monkeypatch.delenv("ARTSPEED_DATASET", raising=False)
+    monkeypatch.setenv("ARTSPEED_OFFLINE", "1")
+    return no_sources
+
+
+def test_the_default_dataset_falls_back_to_shapes_with_one_line(nothing_at_all, capsys):
+    ds = artspeed.load_dataset(limit_train=50, limit_test=20)
+    assert ds.name == "shapes" and ds.input_shape == (28, 28, 1) and ds.num_classes == 10
+    assert ds.source == "built-in (generated, seed 0), fallback for fashion_mnist"
+    assert len(ds.x_train) == 50 and len(ds.y_test) == 20
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert all(word in lines[0] for word in ("fashion_mnist", "'shapes'", "ARTSPEED_DATA_DIR"))
+
+
+@pytest.mark.parametrize("named_by", ["argument", "ARTSPEED_DATASET"])
+def test_a_named_dataset_never_falls_back(nothing_at_all, monkeypatch, capsys, named_by):
+    if named_by == "ARTSPEED_DATASET":
+        monkeypatch.setenv("ARTSPEED_DATASET", "fashion_mnist")
+    with pytest.raises(DatasetError, match="cannot load 'fashion_mnist'.*ARTSPEED_OFFLINE.*"
+                                           "ARTSPEED_DATA_DIR") as excinfo:
+        artspeed.load_dataset("fashion_mnist" if named_by == "argument" else None)
+    assert type(excinfo.value) is DatasetError and capsys.readouterr().err == ""
+
+
+def test_a_corrupt_default_file_is_an_error_not_a_fallback(nothing_at_all, tmp_path,
+                                                            monkeypatch):
+    (tmp_path / "fashion_mnist.npz").write_bytes(b"not a zip file")
+    monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
+    with pytest.raises(DatasetError, match="fashion_mnist.npz: not a readable .npz"):
+        artspeed.load_dataset()
+
+
+def _train_without_data(tmp_path, *extra):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return run_cli("train", "--epochs", "1", "--limit-train", "200", "--width", "4",
+                   "--json", "--out", str(tmp_path / "m.keras"), *extra,
+                   env_drop=("ARTSPEED_DATA_DIR", "ARTSPEED_DATASET"), HOME=str(home),
+                   ARTSPEED_OFFLINE="1", ARTSPEED_FAST="1")
+
+
+def test_cli_without_a_dataset_falls_back_to_shapes(tmp_path):
+    result = _train_without_data(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m.keras").is_file()
+    payload = json.loads(result.stdout)
+    assert payload["dataset"] == "shapes" and "fallback for fashion_mnist" in payload["source"]
+    # TensorFlow may log to stderr too (absl, before TF_CPP_MIN_LOG_LEVEL applies).
+    ours = [line for line in result.stderr.splitlines() if "artspeed" in line or "shapes" in line]
+    assert len(ours) == 1, result.stderr
+    assert result.stderr.startswith("artspeed: fashion_mnist could not be loaded")
+    assert "using the built-in dataset 'shapes'" in ours[0]
+
+
+def test_cli_with_a_named_dataset_still_fails_in_one_line(tmp_path):
+    result = _train_without_data(tmp_path, "--dataset", "fashion_mnist")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "cannot load 'fashion_mnist'" in lines[0] and not (tmp_path / "m.keras").exists()
