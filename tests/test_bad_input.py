@@ -22,7 +22,8 @@ import artspeed
 from artspeed.errors import ArtspeedError
 
 # (id, argv, a word of the hint). In argv, {name} is a file of the case's folder
-# (see _materials); the folder also holds keep/kept.txt, which must survive.
+# (see _materials); the folder also holds keep/kept.txt and folders named old.keras and old.tflite,
+# each with a file in it, which must survive.
 CLI_CASES = [
     # train
     ("train-epochs-0", ["train", "--epochs", "0"], ">= 1"),
@@ -34,7 +35,7 @@ CLI_CASES = [
     ("train-batch-0", ["train", "--batch-size", "0"], ">= 1"),
     ("train-limit-negative", ["train", "--limit-train", "-5"], ">= 1"),
     ("train-unknown-dataset", ["train", "--dataset", "nope"], "choose one of"),
-    ("train-out-is-folder", ["train", "--out", "{keep}"], "file path"),
+    ("train-out-is-folder", ["train", "--out", "{keras_dir}"], "file path"),
     ("train-out-under-file", ["train", "--out", "{keep}/kept.txt/m.keras"], "another output path"),
     ("train-out-in-proc", ["train", "--out", "/proc/artspeed-test/m.keras"], "another output path"),
     ("train-out-suffix", ["train", "--out", "{dir}/model.txt"], ".keras"),
@@ -79,8 +80,8 @@ CLI_CASES = [
     ("quantize-no-out", ["quantize", "{keras}", "--mode", "int8"], "--out"),
     ("quantize-out-suffix", ["quantize", "{keras}", "--mode", "int8", "--out", "{dir}/q.keras"],
      ".tflite"),
-    ("quantize-out-folder", ["quantize", "{keras}", "--mode", "int8", "--out", "{keep}"],
-     ".tflite"),
+    ("quantize-out-folder", ["quantize", "{keras}", "--mode", "int8", "--out", "{tflite_dir}"],
+     "file path"),
     ("quantize-calibration-0", ["quantize", "{keras}", "--mode", "int8",
                                 "--calibration-samples", "0", "--out", "{dir}/q.tflite"], ">= 1"),
     ("quantize-io", ["quantize", "{keras}", "--mode", "int8", "--io", "int4",
@@ -96,15 +97,17 @@ CLI_CASES = [
     ("prune-sparsity-nan", ["prune", "{keras}", "--sparsity", "nan", "--out", "{dir}/p.keras"],
      "[0, 1)"),
     ("prune-m-by-n-5-4", ["prune", "{keras}", "--m-by-n", "5,4", "--out", "{dir}/p.keras"],
-     "2,4"),
-    ("prune-m-by-n-word", ["prune", "{keras}", "--m-by-n", "x", "--out", "{dir}/p.keras"], "2,4"),
+     "such as (2, 4)"),
+    ("prune-m-by-n-word", ["prune", "{keras}", "--m-by-n", "x", "--out", "{dir}/p.keras"],
+     "such as (2, 4)"),
     ("prune-channels-1", ["prune", "{keras}", "--channels", "1", "--out", "{dir}/p.keras"],
      "[0, 1)"),
     ("prune-both", ["prune", "{keras}", "--sparsity", "0.5", "--m-by-n", "2,4",
                     "--out", "{dir}/p.keras"], "not both"),
     ("prune-norm", ["prune", "{keras}", "--channels", "0.5", "--norm", "l3",
                     "--out", "{dir}/p.keras"], "choose from"),
-    ("prune-out-folder", ["prune", "{keras}", "--sparsity", "0.5", "--out", "{keep}"], ".keras"),
+    ("prune-out-folder", ["prune", "{keras}", "--sparsity", "0.5", "--out", "{keras_dir}"],
+     "file path"),
     # distill
     ("distill-temperature-0", ["distill", "{keras}", "--temperature", "0",
                                "--out", "{dir}/s.keras"], "above 0"),
@@ -161,10 +164,14 @@ def _models(tiny_models, tmp_path_factory):  # noqa: F811
 
 
 def _materials(folder, models) -> dict:
-    """The case's folder: the files its argv may name, and keep/kept.txt."""
+    """The case's folder: the files its argv may name, and what must survive."""
     (folder / "keep").mkdir()
     (folder / "keep" / "kept.txt").write_text("must survive")
     names = {"dir": folder, "keep": folder / "keep"}
+    for key, name in (("keras_dir", "old.keras"), ("tflite_dir", "old.tflite")):
+        names[key] = folder / name          # a folder named like a model, with a file in it
+        names[key].mkdir()
+        (names[key] / "inside.txt").write_text("must survive")
     for key in ("keras", "tflite", "xml", "lambda_h5", "rgb_keras"):
         source = models[key]
         names[key] = folder / source.name
@@ -240,7 +247,7 @@ def _api_cases():
          "at least 1 QPS"),
         ("benchmark-duration", lambda n: artspeed.benchmark(tiny, duration_s=math.inf),
          "above 0"),
-        ("save-into-folder", lambda n: artspeed.save_model(artspeed.dense_example(), n["keep"]),
+        ("save-into-folder", lambda n: artspeed.save_model(artspeed.dense_example(), n["keras_dir"]),
          "file path"),
         ("load-text-keras", lambda n: artspeed.load_model(n["text_keras"]), "Keras"),
         ("load-lambda-h5", lambda n: artspeed.load_model(n["lambda_h5"]), "safe_mode=False"),
