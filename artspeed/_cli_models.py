@@ -7,6 +7,7 @@ from ._cli_args import (
     _add_data_arguments,
     _add_out_arguments,
     _check_model_and_out,
+    _check_out,
     _dataset_for,
     _emit,
     _fraction,
@@ -18,10 +19,8 @@ from ._cli_args import (
 def _cmd_train(args) -> int:
     from pathlib import Path
 
-    from ._io import ensure_writable_dir
-
     name = _dataset_for(args)
-    ensure_writable_dir(Path(args.out).parent)  # fail before any work starts
+    _check_out(Path(args.out))  # fail before any work starts
     from .evaluation import accuracy
     from .models import baseline_cnn
     from .saving import save_model
