@@ -57,6 +57,42 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
+def _close_progress_bars() -> None:
+    """Close tqdm's open bars now, so that they do not redraw after the last line."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:
+            pass
+
+
+def _stopped(command: str, signal_exc: KeyboardInterrupt) -> int:
+    """One line for Ctrl-C (130) or SIGTERM (143), after the progress bars."""
+    _close_progress_bars()
+    word, code = ("terminated", 143) if isinstance(signal_exc, _Terminated) else \
+        ("interrupted", 130)
+    print(f"artspeed {command}: {word}", file=sys.stderr)
+    return code
+
+
+def _interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind ``exc``, if a cleanup step raised on top of one.
+
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     finally:
+    ...         raise RuntimeError("the cleanup failed too")
+    ... except RuntimeError as exc:
+    ...     type(_interruption(exc)).__name__
+    'KeyboardInterrupt'
+    """
+    while exc is not None and not isinstance(exc, KeyboardInterrupt):
+        exc = exc.__context__
+    return exc
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ logs quiet
     parser = build_parser()
@@ -73,13 +109,11 @@ def main(argv=None) -> int:
     except ArtspeedError as exc:
         print(f"artspeed {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except _Terminated:
-        print(f"artspeed {args.command}: terminated", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print(f"artspeed {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM (_Terminated)
+        return _stopped(args.command, exc)
     except Exception as exc:  # a bug, not bad input: still one line unless debugging
+        if _interruption(exc) is not None:
+            return _stopped(args.command, _interruption(exc))
         if os.environ.get("ARTSPEED_DEBUG"):
             traceback.print_exc()
         first = (str(exc).strip().splitlines() or [""])[0]
