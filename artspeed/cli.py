@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 
 from . import __version__
@@ -47,6 +49,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` removes its temporaries."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
+    raise _Terminated()
+
+
+def _close_progress_bars() -> None:
+    """Close tqdm's open bars now, so that they do not redraw after the last line."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:
+            pass
+
+
+def _stopped(command: str, signal_exc: KeyboardInterrupt) -> int:
+    """One line for Ctrl-C (130) or SIGTERM (143), after the progress bars."""
+    _close_progress_bars()
+    word, code = ("terminated", 143) if isinstance(signal_exc, _Terminated) else \
+        ("interrupted", 130)
+    print(f"artspeed {command}: {word}", file=sys.stderr)
+    return code
+
+
+def _interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind ``exc``, if a cleanup step raised on top of one.
+
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     finally:
+    ...         raise RuntimeError("the cleanup failed too")
+    ... except RuntimeError as exc:
+    ...     type(_interruption(exc)).__name__
+    'KeyboardInterrupt'
+    """
+    while exc is not None and not isinstance(exc, KeyboardInterrupt):
+        exc = exc.__context__
+    return exc
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ logs quiet
     parser = build_parser()
@@ -62,17 +109,23 @@ def main(argv=None) -> int:
 
 
 def _run(args, debug: bool) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return args.func(args)
     except ArtspeedError as exc:
         print(f"artspeed {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"artspeed {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM (_Terminated)
+        return _stopped(args.command, exc)
     except Exception as exc:  # a bug, not bad input: still one line unless debugging
+        if _interruption(exc) is not None:
+            return _stopped(args.command, _interruption(exc))
         if debug:
             traceback.print_exc()
         print(f"artspeed {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
               "(set ARTSPEED_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

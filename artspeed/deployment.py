@@ -29,8 +29,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +85,61 @@ def check_ir(path) -> Path:
         raise ModelError(f"'{path}' has no weights file '{weights.name}' beside it: an IR is "
                          "an .xml and a .bin of the same name; copy both (artspeed.save_ir "
                          "writes the pair)")
+    _check_ir_pair(path)
     return path
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record_bin(xml: Path, weights: Path) -> None:
+    """Write the .bin's size and SHA-256 into the .xml's rt_info (as OpenVINO keeps it:
+    ``<artspeed><bin_bytes value=...>``), readable with ``model.get_rt_info()``."""
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(xml)
+    info = tree.getroot().find("rt_info")
+    if info is None:
+        info = ET.SubElement(tree.getroot(), "rt_info")
+    for old in info.findall("artspeed"):
+        info.remove(old)
+    if len(info):
+        info[-1].tail = "\n\t\t"   # laid out like OpenVINO's own entries
+    record = ET.SubElement(info, "artspeed")
+    record.text, record.tail = "\n\t\t\t", "\n\t"
+    ET.SubElement(record, "bin_bytes", value=str(weights.stat().st_size)).tail = "\n\t\t\t"
+    ET.SubElement(record, "bin_sha256", value=_digest(weights)).tail = "\n\t\t"
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+
+
+def _check_ir_pair(path: Path) -> None:
+    """Raise if the .xml records a .bin other than the one beside it (size, then SHA-256).
+
+    An IR without the record (written by another tool) passes.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        record = ET.parse(path).getroot().find("rt_info/artspeed")
+    except (ET.ParseError, OSError):
+        return   # not readable as XML: OpenVINO's own error says more
+    if record is None:
+        return
+    expected = {child.tag: child.get("value") for child in record}
+    weights = path.with_suffix(".bin")
+    size = str(weights.stat().st_size)
+    if expected.get("bin_bytes") not in (None, size) or (
+            expected.get("bin_sha256") is not None and _digest(weights) != expected["bin_sha256"]):
+        raise ModelError(f"'{weights.name}' does not belong to '{path.name}' (written by another "
+                         f"run); re-run artspeed deploy (or artspeed.save_ir) to write the pair "
+                         f"in {path.parent} again")
 
 
 def read_ir(path):
@@ -187,7 +239,9 @@ def save_ir(model, path, *, compress_to_fp16: bool = False) -> Path:
 
     ``compress_to_fp16=True`` stores the float weights as FP16 (half the
     ``.bin``); they are decompressed when the model compiles. Both files are
-    written to a temporary folder first, then moved into place.
+    written beside the target first, then renamed (the ``.bin`` first), and the
+    ``.xml`` records its ``.bin``'s size and SHA-256 so ``check_ir`` knows a
+    stray ``.bin`` from another run.
 
     >>> import artspeed, tempfile, pathlib
     >>> ir, folder = convert_model(artspeed.baseline_cnn(width=4)), pathlib.Path(tempfile.mkdtemp())
@@ -200,7 +254,14 @@ def save_ir(model, path, *, compress_to_fp16: bool = False) -> Path:
 
     ov = import_openvino()
 
-    from ._io import ensure_writable_dir
+    from ._io import (
+        check_file_target,
+        ensure_writable_dir,
+        remove_path,
+        remove_stale_temporaries,
+        signals_deferred,
+        temporary_path,
+    )
 
     path = Path(path)
     if path.suffix != ".xml":
@@ -208,14 +269,22 @@ def save_ir(model, path, *, compress_to_fp16: bool = False) -> Path:
     if not isinstance(model, ov.Model):
         raise ModelError(f"save_ir needs an ov.Model (from artspeed.convert_model), "
                          f"got {type(model).__name__}")
+    weights = path.with_suffix(".bin")
+    check_file_target(path)
+    check_file_target(weights)
     ensure_writable_dir(path.parent)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=path.parent))
+    remove_stale_temporaries(path.parent)
+    tmp_xml = temporary_path(path.with_name(path.stem), ".xml")
+    tmp_bin = tmp_xml.with_suffix(".bin")
     try:
-        ov.save_model(model, str(folder / path.name), compress_to_fp16=bool(compress_to_fp16))
-        os.replace(folder / path.with_suffix(".bin").name, path.with_suffix(".bin"))
-        os.replace(folder / path.name, path)
+        ov.save_model(model, str(tmp_xml), compress_to_fp16=bool(compress_to_fp16))
+        _record_bin(tmp_xml, tmp_bin)
+        with signals_deferred():       # never an .xml beside another run's .bin
+            os.replace(tmp_bin, weights)
+            os.replace(tmp_xml, path)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_path(tmp_xml)
+        remove_path(tmp_bin)
     return path
 
 

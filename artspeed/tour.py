@@ -13,8 +13,11 @@ Taught in notebooks/09-benchmarking-and-pareto and notebooks/10-capstone; it is
 5. write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
 
 ``OUT/state.json`` records each finished step, so an interrupted tour, run
-again with the same ``out``, resumes where it stopped. ``quick=True`` shrinks
-epochs and measurement times, and changes nothing else.
+again with the same ``out``, resumes where it stopped (an unreadable one starts
+the tour afresh). A variant that fails to build or to measure is skipped with
+its reason. ``OUT/.tour.lock`` keeps a second tour out of the same folder while
+one runs. ``quick=True`` shrinks epochs and measurement times, and changes
+nothing else.
 
 >>> [name for name, _ in VARIANTS][:3]
 ['keras', 'tflite-float32', 'tflite-dynamic']
@@ -22,16 +25,24 @@ epochs and measurement times, and changes nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ._io import ensure_writable_dir, write_text_atomic
+from ._io import check_file_target, ensure_writable_dir, write_text_atomic
 from ._result import Result, html_table
 from .errors import ArtspeedError, InvalidArgumentError
 from .tour_variants import VARIANTS, _Context
+
+try:
+    import fcntl
+except ImportError:   # Windows: no advisory locks here, so no tour lock
+    fcntl = None
 
 __all__ = ["TourSettings", "VariantMeasurement", "TourResult", "run_tour", "VARIANTS",
            "load_tour"]
@@ -174,6 +185,37 @@ class TourResult(Result):
 
 
 # ----------------------------------------------------------------- the run
+# What each step's record holds, to tell a state.json the tour wrote from a damaged one.
+_STEP_KEYS = {"baseline": ("path", "model", "profile"),
+              "variant": ("path", "runtime", "description", "build_s"),
+              "measure": ("variants",), "curves": (), "report": ()}
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _state_problem(saved) -> str | None:
+    """Why ``saved`` is not a state the tour wrote (None if it is one).
+
+    >>> _state_problem([]), _state_problem({"signature": {}, "steps": {"measure": {}}})
+    ('it holds an array, not an object', "step 'measure' has no 'variants'")
+    """
+    if not isinstance(saved, dict):
+        return f"it holds {_JSON_KINDS.get(type(saved), 'something else')}, not an object"
+    for key in ("signature", "steps"):
+        if not isinstance(saved.get(key), dict):
+            return f"no {key!r} object"
+    for step, record in saved["steps"].items():
+        kind = step.split(":")[0]
+        if kind not in _STEP_KEYS or not isinstance(record, dict):
+            return f"step {step!r} is not one the tour records"
+        if kind == "variant" and isinstance(record.get("skipped"), str):
+            continue
+        missing = [key for key in _STEP_KEYS[kind] if key not in record]
+        if missing:
+            return f"step {step!r} has no {missing[0]!r}"
+    return None
+
+
 class _State:
     """OUT/state.json: the finished steps, so an interrupted tour resumes."""
 
@@ -183,9 +225,13 @@ class _State:
         if path.exists():
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                saved = {}
-            if saved.get("signature") == signature:
+                problem = _state_problem(saved)
+            except (ValueError, OSError) as exc:
+                problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if problem:
+                print(f"artspeed: {path} is unreadable ({problem}); starting the tour afresh",
+                      file=sys.stderr)
+            elif saved["signature"] == signature:
                 self.data = saved
 
     def done(self, step: str) -> dict | None:
@@ -202,38 +248,68 @@ def _median_stats(results) -> tuple[dict, float]:
     return stats, statistics.median(r.throughput_per_s for r in results)
 
 
-def _measure(built: dict, dataset, settings: TourSettings, threads, progress) -> list:
-    """Accuracy, size and latency of every built variant, in interleaved rounds."""
+def _failure(name: str, exc: Exception) -> str:
+    """Why variant ``name`` is skipped; the baseline's failure is raised instead.
+
+    >>> _failure("distilled", RuntimeError("converter crashed\\nat line 3"))
+    'RuntimeError: converter crashed'
+    """
+    if name == "keras":
+        raise exc
+    if isinstance(exc, ArtspeedError):   # this variant does not apply to this model
+        return str(exc)
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+
+
+def _measure(built: dict, dataset, settings: TourSettings, threads,
+             progress) -> tuple[list, dict]:
+    """Accuracy, size and latency of every built variant, in interleaved rounds.
+
+    Returns the measurements and, for a variant whose measuring failed, why.
+    """
     from tqdm.auto import tqdm
 
     from .benchmarking import benchmark
     from .evaluation import accuracy, model_size
     from .predictors import load_predictor
 
-    predictors = {}
+    predictors, skipped = {}, {}
     for name, record in built.items():
         runtime = record["runtime"]
         options = {"mode": "predict"} if runtime == "keras" else {"threads": threads}
-        predictors[name] = load_predictor(record["path"], **options)
-    timings: dict = {name: [] for name in built}
-    bar = tqdm(total=settings.rounds * len(built), desc="measuring", unit="run",
+        try:
+            predictors[name] = load_predictor(record["path"], **options)
+        except Exception as exc:
+            skipped[name] = _failure(name, exc)
+    timings: dict = {name: [] for name in predictors}
+    bar = tqdm(total=settings.rounds * len(predictors), desc="measuring", unit="run",
                disable=not progress)
     for _ in range(settings.rounds):
-        for name, predictor in predictors.items():
-            timings[name].append(benchmark(predictor, 1, duration_s=settings.duration_s,
-                                           warn=False))
+        for name, predictor in list(predictors.items()):
+            try:
+                timings[name].append(benchmark(predictor, 1, duration_s=settings.duration_s,
+                                               warn=False))
+            except Exception as exc:
+                skipped[name] = _failure(name, exc)
+                del predictors[name]
             bar.update(1)
     bar.close()
     measured = []
-    for name, record in built.items():
-        size = model_size(record["path"])
+    for name, predictor in predictors.items():
+        record = built[name]
+        try:
+            size = model_size(record["path"])
+            variant_accuracy = accuracy(predictor, dataset)
+        except Exception as exc:
+            skipped[name] = _failure(name, exc)
+            continue
         stats, throughput = _median_stats(timings[name])
         measured.append(VariantMeasurement(
             name=name, runtime=record["runtime"], path=record["path"],
-            accuracy=accuracy(predictors[name], dataset), size_bytes=size.size_bytes,
+            accuracy=variant_accuracy, size_bytes=size.size_bytes,
             gzip_bytes=size.gzip_bytes, latency_ms=stats, throughput_per_s=throughput,
             build_s=record["build_s"], description=record["description"]))
-    return measured
+    return measured, skipped
 
 
 def _picks(variants: list, within: float) -> tuple[dict, list]:
@@ -299,6 +375,29 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
     return path, model.name
 
 
+@contextlib.contextmanager
+def _tour_lock(folder: Path):
+    """Hold ``folder/.tour.lock`` (flock, exclusive) for the whole tour."""
+    if fcntl is None:
+        yield
+        return
+    with open(folder / ".tour.lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise InvalidArgumentError(f"another tour is running in {folder} (pid {pid}); wait "
+                                       "for it or choose another --out") from None
+        except OSError:   # a file system without locks: run unlocked
+            pass
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield            # closing the file releases the lock
+
+
 def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
              threads: int | None = None, progress: bool = True,
              variants=None) -> TourResult:
@@ -308,6 +407,18 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
     names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
     """
+    started = time.perf_counter()
+    folder = ensure_writable_dir(out)              # fail before any work starts
+    for name in ("state.json", "results.json", "report.html"):
+        if (folder / name).is_dir():
+            raise InvalidArgumentError(f"'{folder / name}' is a folder where the tour writes "
+                                       "a file; move it away or choose another --out")
+        check_file_target(folder / name)
+    with _tour_lock(folder):
+        return _run_tour(model, dataset, quick, folder, threads, progress, variants, started)
+
+
+def _run_tour(model, dataset, quick, folder, threads, progress, variants, started):
     from tqdm.auto import tqdm
 
     from . import config
@@ -315,8 +426,6 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     from .env import environment
     from .profiler import profile
 
-    started = time.perf_counter()
-    folder = ensure_writable_dir(out)              # fail before any work starts
     ensure_writable_dir(folder / "variants")
     names = [n for n, _ in VARIANTS]
     chosen = list(variants) if variants is not None else names
@@ -359,10 +468,8 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
             t0 = time.perf_counter()
             try:
                 path, description = builders[name](ctx)
-            except ArtspeedError as exc:   # this variant does not apply to this model
-                if name == "keras":
-                    raise
-                record = {"skipped": str(exc)}
+            except Exception as exc:   # it does not apply, or its tool failed: go on
+                record = {"skipped": _failure(name, exc)}
             else:
                 runtime = {".tflite": "tflite", ".xml": "openvino"}.get(Path(path).suffix,
                                                                          "keras")
@@ -378,10 +485,13 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     measured_record = state.done("measure")
     if measured_record is None:
         bar.set_description("tour: measuring")
-        measured = _measure(built, dataset, settings, threads, progress)
-        state.finish("measure", {"variants": [m.to_dict() for m in measured]})
+        measured, failed = _measure(built, dataset, settings, threads, progress)
+        state.finish("measure", {"variants": [m.to_dict() for m in measured],
+                                 "skipped": failed})
     else:
         measured = [VariantMeasurement.from_dict(m) for m in measured_record["variants"]]
+        failed = measured_record.get("skipped", {})
+    skipped.update(failed)
     bar.update(1)
 
     from .pareto import pareto_front
