@@ -125,14 +125,14 @@ def _load_data(args, name: str | None, epochs: int | None = None):
 def _check_out(out, suffixes=(".keras", ".h5")) -> None:
     """``out`` names a file (not a folder) ending in one of ``suffixes``, in a folder
     that can be written: checked before any work starts."""
-    from ._io import check_file_target, ensure_writable_dir
+    from ._io import check_file_target, check_writable_dir
     from .errors import InvalidArgumentError
 
     check_file_target(out, "--out needs", suffixes[0])
     if out.suffix not in suffixes:
         kinds = suffixes[0] + "".join(f" (or {x})" for x in suffixes[1:])
         raise InvalidArgumentError(f"--out must name a {kinds} file, got '{out}'")
-    ensure_writable_dir(out.parent)
+    check_writable_dir(out.parent)
 
 
 def _check_model_and_out(model_path, out, suffixes=(".keras", ".h5"), what="MODEL") -> None:

@@ -215,10 +215,10 @@ def _add_profile(commands) -> None:
 def _cmd_tour(args) -> int:
     from pathlib import Path
 
-    from ._io import ensure_writable_dir
+    from ._io import check_writable_dir
     from .errors import ModelError
 
-    ensure_writable_dir(args.out)  # fail before any work starts
+    check_writable_dir(args.out)  # fail before any work starts
     name = _dataset_for(args)
     if args.model is not None and not Path(args.model).exists():
         raise ModelError(f"no model at '{args.model}': the path does not exist")

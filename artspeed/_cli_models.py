@@ -336,7 +336,7 @@ def _add_distill(commands) -> None:
 def _cmd_deploy(args) -> int:
     from pathlib import Path
 
-    from ._io import ensure_writable_dir
+    from ._io import check_writable_dir
     from .errors import ModelError
 
     model_path = Path(args.model)
@@ -347,7 +347,7 @@ def _cmd_deploy(args) -> int:
         raise ModelError(f"'{model_path}' is not a model artspeed can deploy; expected a .keras "
                          "or .h5 file, a SavedModel folder or a .tflite file")
     name = _dataset_for(args)
-    ensure_writable_dir(Path(args.out))
+    check_writable_dir(Path(args.out))
 
     from .deployment import deploy
 

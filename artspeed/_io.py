@@ -30,7 +30,8 @@ from pathlib import Path
 
 from .errors import InvalidArgumentError
 
-__all__ = ["atomic_path", "write_text_atomic", "ensure_writable_dir", "check_file_target",
+__all__ = ["atomic_path", "write_text_atomic", "ensure_writable_dir", "check_writable_dir",
+           "check_file_target",
            "temporary_path", "remove_stale_temporaries", "signals_deferred"]
 
 # .{name}.artspeed-{pid}.{8 random characters from mkstemp}{suffix}
@@ -141,12 +142,22 @@ def write_text_atomic(path, text: str) -> Path:
     return Path(path)
 
 
-def ensure_writable_dir(folder) -> Path:
-    """Create ``folder`` if needed; raise a clear error if it cannot be written.
+def _probe(folder: Path, target: Path) -> None:
+    """Write and remove a small file in ``folder``: ``os.access`` says yes to root
+    everywhere, even in ``/proc``."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".probe.artspeed-{os.getpid()}.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        where = "write to" if folder == target else "create the folder"
+        raise InvalidArgumentError(
+            f"cannot {where} {target}: {exc.strerror or exc}; choose another output path"
+        ) from None
 
-    The check writes and removes a small file there: ``os.access`` says yes to
-    root everywhere, even in ``/proc``.
-    """
+
+def ensure_writable_dir(folder) -> Path:
+    """Create ``folder`` if needed; raise a clear error if it cannot be written."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -155,14 +166,29 @@ def ensure_writable_dir(folder) -> Path:
             f"cannot create the folder {folder}: {exc.strerror or exc}; "
             "choose another output path"
         ) from None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".probe.artspeed-{os.getpid()}.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InvalidArgumentError(
-            f"cannot write to {folder}: {exc.strerror or exc}; choose another output path"
-        ) from None
+    _probe(folder, folder)
+    return folder
+
+
+def check_writable_dir(folder) -> Path:
+    """Raise now if ``folder`` could not be created or written; create nothing.
+
+    For checks before any work starts: the folder itself is made when the
+    first file is written into it.
+
+    >>> check_writable_dir("/proc/artspeed/runs")
+    Traceback (most recent call last):
+    ...
+    artspeed.errors.InvalidArgumentError: cannot create the folder /proc/artspeed/runs: No such file or directory; choose another output path
+    """
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidArgumentError(f"cannot create the folder {folder}: {existing} is a file; "
+                                   "choose another output path")
+    _probe(existing, folder)
     return folder
 
 

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ._io import check_file_target, ensure_writable_dir, write_text_atomic
+from ._io import check_file_target, check_writable_dir, ensure_writable_dir, write_text_atomic
 from ._result import Result, html_table
 from .errors import ArtspeedError, InvalidArgumentError
 from .tour_variants import VARIANTS, _Context
@@ -407,26 +407,10 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
     names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
     """
-    started = time.perf_counter()
-    folder = ensure_writable_dir(out)              # fail before any work starts
-    for name in ("state.json", "results.json", "report.html"):
-        if (folder / name).is_dir():
-            raise InvalidArgumentError(f"'{folder / name}' is a folder where the tour writes "
-                                       "a file; move it away or choose another --out")
-        check_file_target(folder / name)
-    with _tour_lock(folder):
-        return _run_tour(model, dataset, quick, folder, threads, progress, variants, started)
-
-
-def _run_tour(model, dataset, quick, folder, threads, progress, variants, started):
-    from tqdm.auto import tqdm
-
     from . import config
     from .data import Dataset, load_dataset
-    from .env import environment
-    from .profiler import profile
 
-    ensure_writable_dir(folder / "variants")
+    started = time.perf_counter()
     names = [n for n, _ in VARIANTS]
     chosen = list(variants) if variants is not None else names
     unknown = [n for n in chosen if n not in names]
@@ -434,9 +418,27 @@ def _run_tour(model, dataset, quick, folder, threads, progress, variants, starte
         raise InvalidArgumentError(f"unknown variants {unknown}; choose from {', '.join(names)}")
     if "keras" not in chosen:
         chosen.insert(0, "keras")                  # everything is compared with it
+    check_writable_dir(out)                        # fail before any work starts
     settings = TourSettings.for_run(quick, fast=config.fast_mode())
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, limit_train=settings.limit_train)
+    folder = ensure_writable_dir(out)
+    for name in ("state.json", "results.json", "report.html"):
+        if (folder / name).is_dir():
+            raise InvalidArgumentError(f"'{folder / name}' is a folder where the tour writes "
+                                       "a file; move it away or choose another --out")
+        check_file_target(folder / name)
+    with _tour_lock(folder):
+        return _run_tour(model, dataset, settings, folder, threads, progress, chosen, started)
+
+
+def _run_tour(model, dataset, settings, folder, threads, progress, chosen, started):
+    from tqdm.auto import tqdm
+
+    from .env import environment
+    from .profiler import profile
+
+    ensure_writable_dir(folder / "variants")
     threads = threads or environment().available_cores
     signature = {"dataset": dataset.name, "samples": [len(dataset.x_train), len(dataset.x_test)],
                  "model": _fingerprint(model), "settings": settings.to_dict(),
