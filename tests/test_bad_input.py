@@ -41,7 +41,7 @@ CLI_CASES = [
     ("train-out-suffix", ["train", "--out", "{dir}/model.txt"], ".keras"),
     # profile
     ("profile-missing", ["profile", "{dir}/nowhere.keras"], "does not exist"),
-    ("profile-text-keras", ["profile", "{text_keras}"], "artspeed train"),
+    ("profile-text-keras", ["profile", "{text_keras}"], "save the model again"),
     ("profile-unknown-app", ["profile", "keras.applications.Nope"], "known:"),
     ("profile-unknown-spec", ["profile", "nothing"], "expected a saved model"),
     ("profile-batch-0", ["profile", "keras.applications.MobileNet", "--batch-size", "0"], ">= 1"),
