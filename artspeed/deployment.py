@@ -111,13 +111,14 @@ def read_ir(path):
                          f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
 
 
-def convert_model(model, *, batch_size: int | None = None):
+def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = True):
     """``openvino.convert_model`` for a tf_keras model, a SavedModel, a ``.tflite`` or an IR.
 
     ``model`` is a tf_keras model, a path (``.keras``/``.h5``, a SavedModel
     folder, ``.tflite``, ``.xml``) or an ``ov.Model``. Keras models keep a
     dynamic batch axis (``?``); ``batch_size`` reshapes it to a static one
-    (``model.reshape``), which some kernels prefer. Taught in
+    (``model.reshape``), which some kernels prefer. ``safe_mode=False`` loads
+    Keras files that hold code (see ``artspeed.load_model``). Taught in
     notebooks/08-openvino-deployment.
 
     >>> convert_model("model.onnx")
@@ -138,7 +139,7 @@ def convert_model(model, *, batch_size: int | None = None):
         if path.suffix in _KERAS_SUFFIXES:
             from .saving import load_model
 
-            model = load_model(path, compile=False)
+            model = load_model(path, compile=False, safe_mode=safe_mode)
         elif not (_is_saved_model(path) or path.suffix == ".tflite"):
             raise ModelError(f"'{path}' is not a model OpenVINO can convert here; expected a "
                              ".keras or .h5 file, a SavedModel folder, a .tflite file or an "
@@ -290,7 +291,7 @@ class Deployment(Result):
                 f"bytes of weights{acc}, max |diff| {self.max_abs_diff:.2e}>")
 
 
-def _reference(model):
+def _reference(model, safe_mode: bool = True):
     """(the model to convert, the reference predictor, a label for the source)."""
     from .predictors import KerasPredictor, load_predictor
 
@@ -301,7 +302,7 @@ def _reference(model):
         if path.suffix in _KERAS_SUFFIXES or _is_saved_model(path):
             from .saving import load_model
 
-            keras_model = load_model(path, compile=False)
+            keras_model = load_model(path, compile=False, safe_mode=safe_mode)
             return keras_model, KerasPredictor(keras_model, name="keras"), str(path)
         if path.suffix == ".tflite":
             return path, load_predictor(path), str(path)
@@ -315,7 +316,8 @@ def _reference(model):
 
 def deploy(model, out, precision: str = "fp32", dataset=None, *,
            calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
-           validation_samples: int | None = None, progress: bool = True) -> Deployment:
+           validation_samples: int | None = None, progress: bool = True,
+           safe_mode: bool = True) -> Deployment:
     """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
 
     ``precision``: ``"fp32"`` (float32 weights), ``"fp16"`` (weights
@@ -323,6 +325,7 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
     ``calibration_samples`` images of ``dataset``, skipping ``ignored_scope``).
     The IR is compiled with the f32 hint and validated against the source
     model on ``dataset``'s test set (or 64 random inputs without a dataset).
+    ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
     """
     from .data import Dataset
     from .validation import validate
@@ -336,7 +339,7 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
     if precision == "int8" and dataset is None:
         raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
                                    "artspeed.load_dataset(...) (its training images are used)")
-    source, reference, label = _reference(model)
+    source, reference, label = _reference(model, safe_mode)
     ir = convert_model(source)
     if precision == "int8":
         from .openvino_int8 import quantize_openvino

@@ -202,7 +202,8 @@ def _median_stats(results) -> tuple[dict, float]:
     return stats, statistics.median(r.throughput_per_s for r in results)
 
 
-def _measure(built: dict, dataset, settings: TourSettings, threads, progress) -> list:
+def _measure(built: dict, dataset, settings: TourSettings, threads, progress,
+             safe_mode: bool = True) -> list:
     """Accuracy, size and latency of every built variant, in interleaved rounds."""
     from tqdm.auto import tqdm
 
@@ -213,7 +214,8 @@ def _measure(built: dict, dataset, settings: TourSettings, threads, progress) ->
     predictors = {}
     for name, record in built.items():
         runtime = record["runtime"]
-        options = {"mode": "predict"} if runtime == "keras" else {"threads": threads}
+        options = ({"mode": "predict", "safe_mode": safe_mode} if runtime == "keras"
+                   else {"threads": threads})
         predictors[name] = load_predictor(record["path"], **options)
     timings: dict = {name: [] for name in built}
     bar = tqdm(total=settings.rounds * len(built), desc="measuring", unit="run",
@@ -281,7 +283,8 @@ def _fingerprint(model) -> str:
     return f"{model.name}:{digest.hexdigest()[:16]}"
 
 
-def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
+def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
+                      safe_mode: bool = True):
     """(path, name) of the baseline: the learner's model, or a freshly trained one."""
     from .models import baseline_cnn
     from .saving import load_model, save_model
@@ -293,7 +296,7 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
         train(model, dataset, epochs=settings.epochs, seed=settings.seed, progress=progress)
     else:
         if isinstance(model, (str, Path)):
-            model = load_model(model)
+            model = load_model(model, safe_mode=safe_mode)
         check_model_fits(model, dataset, "artspeed tour")
     save_model(model, path, include_optimizer=False)
     return path, model.name
@@ -301,12 +304,14 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
 
 def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
              threads: int | None = None, progress: bool = True,
-             variants=None) -> TourResult:
+             variants=None, safe_mode: bool = True) -> TourResult:
     """Take ``model`` (default: a freshly trained baseline) through every variant.
 
     ``model`` is a tf_keras model or a saved one's path, a classifier of
     ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
     names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
+    ``safe_mode=False`` loads a model file that holds code (``artspeed.load_model``),
+    and the baseline saved from it.
     """
     from tqdm.auto import tqdm
 
@@ -339,17 +344,18 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     baseline_record = state.done("baseline")
     if baseline_record is None or not Path(baseline_record["path"]).exists():
         bar.set_description("tour: baseline")
-        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress)
+        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress,
+                                             safe_mode)
         from .saving import load_model
 
-        prof = profile(load_model(path))
+        prof = profile(load_model(path, safe_mode=safe_mode))
         baseline_record = {"path": str(path), "model": model_name,
                            "profile": {"total_params": prof.total_params, "macs": prof.macs,
                                        "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
         state.finish("baseline", baseline_record)
     bar.update(1)
     ctx = _Context(Path(baseline_record["path"]), dataset, settings, folder / "variants",
-                   progress)
+                   progress, safe_mode)
     builders = dict(VARIANTS)
     built, skipped = {}, {}
     for name in chosen:
@@ -378,7 +384,7 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     measured_record = state.done("measure")
     if measured_record is None:
         bar.set_description("tour: measuring")
-        measured = _measure(built, dataset, settings, threads, progress)
+        measured = _measure(built, dataset, settings, threads, progress, safe_mode)
         state.finish("measure", {"variants": [m.to_dict() for m in measured]})
     else:
         measured = [VariantMeasurement.from_dict(m) for m in measured_record["variants"]]
