@@ -171,9 +171,10 @@ def _check_h5(path: Path, safe_mode: bool) -> None:
     try:
         with h5py.File(path, "r") as f:
             attrs = dict(f.attrs)
-    except OSError as exc:
-        raise ModelError(f"could not read '{path}' as an HDF5 file ({exc}); save the "
-                         "model again with artspeed.save_model") from None
+    except OSError:
+        raise ModelError(f"could not load '{path}' as a Keras model: it is neither a .keras "
+                         "archive (zip) nor an HDF5 file; save the model again with "
+                         "artspeed.save_model") from None
     version = _text(attrs.get("keras_version", ""))
     if version.startswith("3."):
         raise _keras3_error(path, version)
@@ -252,7 +253,7 @@ def load_model(path, compile: bool = True, *, safe_mode: bool = True):
     elif zipfile.is_zipfile(path):
         _check_keras_zip(path, safe_mode)
     else:
-        _check_h5(path, safe_mode)
+        _check_h5(path, safe_mode)  # or says the file is neither
     import tf_keras
 
     try:
