@@ -183,7 +183,7 @@ def _cmd_prune(args) -> int:
     _check_model_and_out(model_path, out)
     name = _dataset_for(args)
 
-    from .channel_pruning import channel_pruning
+    from .channels import channel_pruning
     from .evaluation import accuracy, model_size
     from .profiler import profile
     from .pruning import magnitude_pruning, sparsity_report

@@ -101,7 +101,7 @@ def _pruned_int8(ctx):
 
 
 def _channel_pruned(ctx):
-    from .channel_pruning import channel_pruning
+    from .channels import channel_pruning
     from .ptq import convert_to_tflite
 
     result = channel_pruning(ctx.model(), ctx.dataset, 0.5,
