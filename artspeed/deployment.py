@@ -68,8 +68,35 @@ def _conversion_error(exc: BaseException, what: str) -> ModelError:
     return ModelError(f"OpenVINO cannot convert {what}: {(lines or [_first_line(exc)])[0][:300]}")
 
 
+def _weights_needed(path: Path) -> int:
+    """The bytes of ``.bin`` the IR's ``Const`` layers read (the largest offset + size)."""
+    import xml.etree.ElementTree as ElementTree
+
+    redo = "copy the .xml again or re-run artspeed deploy"
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as exc:
+        raise ModelError(f"'{path}' is not an OpenVINO IR: its XML does not parse ({exc}); "
+                         f"{redo}") from None
+    if root.tag != "net":
+        raise ModelError(f"'{path}' is not an OpenVINO IR: its root element is <{root.tag}>, "
+                         f"not <net>; {redo}")
+    needed = 0
+    for layer in root.iter("layer"):
+        data = layer.find("data") if layer.get("type") == "Const" else None
+        if data is None or data.get("offset") is None:
+            continue
+        try:
+            needed = max(needed, int(data.get("offset")) + int(data.get("size", 0)))
+        except ValueError:
+            raise ModelError(f"'{path}' has a Const layer '{layer.get('name')}' whose offset "
+                             f"or size is not a number; {redo}") from None
+    return needed
+
+
 def check_ir(path) -> Path:
-    """Check that ``path`` is an ``.xml`` with its ``.bin`` beside it (imports nothing).
+    """Check that ``path`` is an IR: an ``.xml`` whose root is ``<net>``, with its ``.bin``
+    beside it and long enough for the weights the ``.xml`` reads (imports nothing).
 
     >>> check_ir("nowhere.xml")
     Traceback (most recent call last):
@@ -87,6 +114,10 @@ def check_ir(path) -> Path:
         raise ModelError(f"'{path}' has no weights file '{weights.name}' beside it: an IR is "
                          "an .xml and a .bin of the same name; copy both (artspeed.save_ir "
                          "writes the pair)")
+    needed, size = _weights_needed(path), weights.stat().st_size
+    if size < needed:
+        raise ModelError(f"'{weights.name}' is truncated: it has {size:,} bytes, the .xml "
+                         f"needs {needed:,}; copy the .bin again or re-run artspeed deploy")
     return path
 
 
