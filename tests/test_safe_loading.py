@@ -122,6 +122,13 @@ def test_deploy_refuses_the_lambda_by_default(crafted, marker, tmp_path):
     assert not marker.exists()
 
 
+def test_the_tour_refuses_the_lambda_by_default(crafted, marker, shapes_small, tmp_path):
+    with pytest.raises(ModelError, match="'sneaky' \\(Lambda\\)"):
+        artspeed.run_tour(crafted[2]["savedmodel"], shapes_small, out=tmp_path / "tour",
+                          progress=False)
+    assert not marker.exists()
+
+
 def test_a_custom_object_is_refused_naming_its_class(tmp_path):
     inputs = tf_keras.Input((3,))
     model = tf_keras.Model(inputs, Doubler(name="double")(inputs))
