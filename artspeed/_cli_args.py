@@ -98,6 +98,13 @@ def _add_out_arguments(parser, out_help: str, default: str | None = None) -> Non
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
+def _add_unsafe_argument(parser) -> None:
+    """--unsafe: load Keras files whose loading runs code (passed on as safe_mode=False)."""
+    parser.add_argument("--unsafe", action="store_true",
+                        help="load models whose files hold code (Lambda layers, custom "
+                        "objects); runs that code: only for files you trust")
+
+
 def _dataset_for(args):
     """``--dataset``, or None when it was not given (so ``load_dataset`` may fall back
     from the default); an unknown name fails here, before TensorFlow loads."""

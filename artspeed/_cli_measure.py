@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._cli_args import (
+    _add_unsafe_argument,
     _dataset_for,
     _emit,
     _input_shape,
@@ -60,7 +61,7 @@ def _cmd_bench(args) -> int:
     payloads, notes = [], []
     for model in args.models:
         predictor = load_predictor(model, args.runtime, mode=args.mode, threads=args.threads,
-                                   **options)
+                                   safe_mode=not args.unsafe, **options)
         if args.scenario is None:
             duration = args.duration if args.duration or args.iterations else 1.0
             result = benchmark(predictor, args.batch_size, iterations=args.iterations,
@@ -127,6 +128,7 @@ def _add_bench(commands) -> None:
                        help="server scenario: the p99 bound in ms (default 10)")
     bench.add_argument("--target-qps", type=_positive_seconds,
                        help="server scenario: queries per second (default: half the capacity)")
+    _add_unsafe_argument(bench)
     bench.add_argument("--json", action="store_true", help="print JSON only")
     bench.set_defaults(func=_cmd_bench)
 
@@ -136,7 +138,7 @@ _PROFILE_FORMS = ("a saved model: a .keras or .h5 file, or a SavedModel folder; 
                   "(built with weights=None, nothing is downloaded)")
 
 
-def _profile_model(spec: str, input_shape):
+def _profile_model(spec: str, input_shape, safe_mode: bool = True):
     """The model SPEC names: a saved model, or a Keras application without weights."""
     from pathlib import Path
 
@@ -155,7 +157,7 @@ def _profile_model(spec: str, input_shape):
                                        "a saved model keeps the input shape it was built with")
         from .saving import load_model
 
-        return load_model(path, compile=False)
+        return load_model(path, compile=False, safe_mode=safe_mode)
     name = spec[len(prefix):]
     import tf_keras
 
@@ -179,7 +181,7 @@ def _profile_model(spec: str, input_shape):
 def _cmd_profile(args) -> int:
     from .profiler import profile
 
-    model = _profile_model(args.spec, args.input_shape)
+    model = _profile_model(args.spec, args.input_shape, safe_mode=not args.unsafe)
     result = profile(model, batch_size=args.batch_size)
     payload = {"spec": args.spec, **result.to_dict()}
     top = sorted((r for r in result.layers if r.flops), key=lambda r: -r.flops)[:10]
@@ -208,6 +210,7 @@ def _add_profile(commands) -> None:
                       help="count for this many samples (default 1)")
     prof.add_argument("--input-shape", type=_input_shape, metavar="H,W,C",
                       help="input shape of a keras.applications model, where it allows one")
+    _add_unsafe_argument(prof)
     prof.add_argument("--json", action="store_true", help="print JSON only")
     prof.set_defaults(func=_cmd_profile)
 
@@ -226,7 +229,7 @@ def _cmd_tour(args) -> int:
 
     variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
     result = run_tour(args.model, name, quick=args.quick, out=args.out,
-                      progress=not args.json, variants=variants)
+                      progress=not args.json, variants=variants, safe_mode=not args.unsafe)
     report = Path(result.out) / "report.html"
     _emit(args, {**result.to_dict(), "report": str(report),
                  "results": str(Path(result.out) / "results.json")}, [
@@ -252,5 +255,6 @@ def _add_tour(commands) -> None:
                       help="folder for report.html, results.json and the variants "
                            "(default runs/tour); run again to resume")
     tour.add_argument("--variants", help="a comma-separated subset of the variants")
+    _add_unsafe_argument(tour)
     tour.add_argument("--json", action="store_true", help="print JSON only")
     tour.set_defaults(func=_cmd_tour)

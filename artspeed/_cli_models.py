@@ -6,6 +6,7 @@ from __future__ import annotations
 from ._cli_args import (
     _add_data_arguments,
     _add_out_arguments,
+    _add_unsafe_argument,
     _check_model_and_out,
     _check_out,
     _dataset_for,
@@ -94,7 +95,7 @@ def _cmd_quantize(args) -> int:
     from .training import check_model_fits
 
     dataset, epochs = _load_data(args, name)
-    model = load_model(model_path, compile=False)
+    model = load_model(model_path, compile=False, safe_mode=not args.unsafe)
     check_model_fits(model, dataset, "artspeed quantize")
     with tempfile.TemporaryDirectory() as folder:
         reference = convert_to_tflite(model, "float32", path=Path(folder) / "float32.tflite")
@@ -159,6 +160,7 @@ def _add_quantize(commands) -> None:
     _add_data_arguments(quant, "calibration, fine-tuning and test data",
                         "qat: fine-tuning epochs (default 1)")
     _add_out_arguments(quant, "where to write the .tflite file")
+    _add_unsafe_argument(quant)
     quant.set_defaults(func=_cmd_quantize)
 
 
@@ -183,7 +185,7 @@ def _cmd_prune(args) -> int:
     _check_model_and_out(model_path, out)
     name = _dataset_for(args)
 
-    from .channel_pruning import channel_pruning
+    from .channels import channel_pruning
     from .evaluation import accuracy, model_size
     from .profiler import profile
     from .pruning import magnitude_pruning, sparsity_report
@@ -191,7 +193,7 @@ def _cmd_prune(args) -> int:
     from .training import check_model_fits
 
     dataset, epochs = _load_data(args, name, epochs=2)
-    model = load_model(model_path, compile=False)
+    model = load_model(model_path, compile=False, safe_mode=not args.unsafe)
     check_model_fits(model, dataset, "artspeed prune")
     baseline_accuracy = accuracy(model, dataset)
     baseline_size, baseline_profile = model_size(model), profile(model)
@@ -262,6 +264,7 @@ def _add_prune(commands) -> None:
     _add_data_arguments(prune, "fine-tuning and test data",
                         "fine-tuning epochs (default 2; 1 with ARTSPEED_FAST=1)")
     _add_out_arguments(prune, "where to save the pruned .keras model")
+    _add_unsafe_argument(prune)
     prune.set_defaults(func=_cmd_prune)
 
 
@@ -283,7 +286,7 @@ def _cmd_distill(args) -> int:
     from .training import check_model_fits
 
     dataset, epochs = _load_data(args, name, epochs=3)
-    teacher = load_model(teacher_path, compile=False)
+    teacher = load_model(teacher_path, compile=False, safe_mode=not args.unsafe)
     check_model_fits(teacher, dataset, "artspeed distill")
     student = baseline_cnn(dataset.input_shape, dataset.num_classes, width=args.student_width,
                            seed=args.seed, name="student")
@@ -330,6 +333,7 @@ def _add_distill(commands) -> None:
                         "epochs (default 3; 1 with ARTSPEED_FAST=1)")
     dist.add_argument("--seed", type=_seed, default=0, help="0 to 2**32-1 (default 0)")
     _add_out_arguments(dist, "where to save the student .keras model")
+    _add_unsafe_argument(dist)
     dist.set_defaults(func=_cmd_distill)
 
 
@@ -353,7 +357,8 @@ def _cmd_deploy(args) -> int:
 
     dataset, _ = _load_data(args, name)
     result = deploy(model_path, args.out, args.precision, dataset,
-                    calibration_samples=args.calibration_samples, progress=not args.json)
+                    calibration_samples=args.calibration_samples, progress=not args.json,
+                    safe_mode=not args.unsafe)
     payload = result.to_dict()
     payload["model"] = str(model_path)
     drop = (100 * (result.reference_accuracy - result.accuracy)
@@ -383,4 +388,5 @@ def _add_deploy(commands) -> None:
                      help="int8: calibration images (default 300)")
     _add_data_arguments(dep, "calibration and test data")
     _add_out_arguments(dep, "the folder for the .xml and .bin")
+    _add_unsafe_argument(dep)
     dep.set_defaults(func=_cmd_deploy)

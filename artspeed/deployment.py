@@ -66,8 +66,35 @@ def _conversion_error(exc: BaseException, what: str) -> ModelError:
     return ModelError(f"OpenVINO cannot convert {what}: {(lines or [_first_line(exc)])[0][:300]}")
 
 
+def _weights_needed(path: Path) -> int:
+    """The bytes of ``.bin`` the IR's ``Const`` layers read (the largest offset + size)."""
+    import xml.etree.ElementTree as ElementTree
+
+    redo = "copy the .xml again or re-run artspeed deploy"
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as exc:
+        raise ModelError(f"'{path}' is not an OpenVINO IR: its XML does not parse ({exc}); "
+                         f"{redo}") from None
+    if root.tag != "net":
+        raise ModelError(f"'{path}' is not an OpenVINO IR: its root element is <{root.tag}>, "
+                         f"not <net>; {redo}")
+    needed = 0
+    for layer in root.iter("layer"):
+        data = layer.find("data") if layer.get("type") == "Const" else None
+        if data is None or data.get("offset") is None:
+            continue
+        try:
+            needed = max(needed, int(data.get("offset")) + int(data.get("size", 0)))
+        except ValueError:
+            raise ModelError(f"'{path}' has a Const layer '{layer.get('name')}' whose offset "
+                             f"or size is not a number; {redo}") from None
+    return needed
+
+
 def check_ir(path) -> Path:
-    """Check that ``path`` is an ``.xml`` with its ``.bin`` beside it (imports nothing).
+    """Check that ``path`` is an IR: an ``.xml`` whose root is ``<net>``, with its ``.bin``
+    beside it and long enough for the weights the ``.xml`` reads (imports nothing).
 
     >>> check_ir("nowhere.xml")
     Traceback (most recent call last):
@@ -85,6 +112,10 @@ def check_ir(path) -> Path:
         raise ModelError(f"'{path}' has no weights file '{weights.name}' beside it: an IR is "
                          "an .xml and a .bin of the same name; copy both (artspeed.save_ir "
                          "writes the pair)")
+    needed, size = _weights_needed(path), weights.stat().st_size
+    if size < needed:
+        raise ModelError(f"'{weights.name}' is truncated: it has {size:,} bytes, the .xml "
+                         f"needs {needed:,}; copy the .bin again or re-run artspeed deploy")
     _check_ir_pair(path)
     return path
 
@@ -163,13 +194,14 @@ def read_ir(path):
                          f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
 
 
-def convert_model(model, *, batch_size: int | None = None):
+def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = True):
     """``openvino.convert_model`` for a tf_keras model, a SavedModel, a ``.tflite`` or an IR.
 
     ``model`` is a tf_keras model, a path (``.keras``/``.h5``, a SavedModel
     folder, ``.tflite``, ``.xml``) or an ``ov.Model``. Keras models keep a
     dynamic batch axis (``?``); ``batch_size`` reshapes it to a static one
-    (``model.reshape``), which some kernels prefer. Taught in
+    (``model.reshape``), which some kernels prefer. ``safe_mode=False`` loads
+    Keras files that hold code (see ``artspeed.load_model``). Taught in
     notebooks/08-openvino-deployment.
 
     >>> convert_model("model.onnx")
@@ -190,7 +222,7 @@ def convert_model(model, *, batch_size: int | None = None):
         if path.suffix in _KERAS_SUFFIXES:
             from .saving import load_model
 
-            model = load_model(path, compile=False)
+            model = load_model(path, compile=False, safe_mode=safe_mode)
         elif not (_is_saved_model(path) or path.suffix == ".tflite"):
             raise ModelError(f"'{path}' is not a model OpenVINO can convert here; expected a "
                              ".keras or .h5 file, a SavedModel folder, a .tflite file or an "
@@ -359,7 +391,7 @@ class Deployment(Result):
                 f"bytes of weights{acc}, max |diff| {self.max_abs_diff:.2e}>")
 
 
-def _reference(model):
+def _reference(model, safe_mode: bool = True):
     """(the model to convert, the reference predictor, a label for the source)."""
     from .predictors import KerasPredictor, load_predictor
 
@@ -370,7 +402,7 @@ def _reference(model):
         if path.suffix in _KERAS_SUFFIXES or _is_saved_model(path):
             from .saving import load_model
 
-            keras_model = load_model(path, compile=False)
+            keras_model = load_model(path, compile=False, safe_mode=safe_mode)
             return keras_model, KerasPredictor(keras_model, name="keras"), str(path)
         if path.suffix == ".tflite":
             return path, load_predictor(path), str(path)
@@ -396,7 +428,8 @@ def _check_classifier_of(reference, dataset) -> None:
 
 def deploy(model, out, precision: str = "fp32", dataset=None, *,
            calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
-           validation_samples: int | None = None, progress: bool = True) -> Deployment:
+           validation_samples: int | None = None, progress: bool = True,
+           safe_mode: bool = True) -> Deployment:
     """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
 
     ``precision``: ``"fp32"`` (float32 weights), ``"fp16"`` (weights
@@ -404,6 +437,7 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
     ``calibration_samples`` images of ``dataset``, skipping ``ignored_scope``).
     The IR is compiled with the f32 hint and validated against the source
     model on ``dataset``'s test set (or 64 random inputs without a dataset).
+    ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
     """
     from .data import Dataset
     from .validation import validate
@@ -417,7 +451,7 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
     if precision == "int8" and dataset is None:
         raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
                                    "artspeed.load_dataset(...) (its training images are used)")
-    source, reference, label = _reference(model)
+    source, reference, label = _reference(model, safe_mode)
     if dataset is not None:   # before anything is converted or written
         _check_classifier_of(reference, dataset)
     ir = convert_model(source)

@@ -325,14 +325,15 @@ def _keras_path(path: Path) -> bool:
 
 
 def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
-                   threads=None, **options) -> Predictor:
+                   threads=None, safe_mode: bool = True, **options) -> Predictor:
     """A predictor for the model at ``path``; the runtime comes from the extension.
 
     ``.keras``, ``.h5`` or a SavedModel folder run in Keras, ``.tflite`` in
     LiteRT, ``.xml`` in OpenVINO. ``runtime="tflite"`` or ``"openvino"`` on a
     Keras file converts it in memory first (float, no quantization).
     ``options`` go to the predictor (OpenVINO: ``hint``, ``streams``,
-    ``precision``, ``requests``).
+    ``precision``, ``requests``). ``safe_mode=False`` loads Keras files that hold
+    code (see ``artspeed.load_model``): only for files you trust.
 
     >>> load_predictor("model.onnx")
     Traceback (most recent call last):
@@ -363,14 +364,15 @@ def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
         _set_tf_threads(threads)  # before loading: TensorFlow fixes it on first use
         from .saving import load_model
 
-        return KerasPredictor(load_model(path, compile=False), mode=mode or "call",
+        return KerasPredictor(load_model(path, compile=False, safe_mode=safe_mode),
+                              mode=mode or "call",
                               threads=threads, name=f"{path.stem} (keras-{mode or 'call'})")
     if runtime == "tflite":
         if mode not in (None, "interpreter") or options:
             raise InvalidArgumentError("the TFLite runtime takes only threads")
         from .tflite_predictor import TFLitePredictor
 
-        model = path if native == "tflite" else _keras_to_tflite(path)
+        model = path if native == "tflite" else _keras_to_tflite(path, safe_mode)
         return TFLitePredictor(model, threads=threads, name=f"{path.stem} (tflite)")
     from .openvino_predictor import OpenVINOPredictor
 
@@ -378,18 +380,19 @@ def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
     if native == "keras":
         from .saving import load_model
 
-        model = load_model(path, compile=False)
+        model = load_model(path, compile=False, safe_mode=safe_mode)
     return OpenVINOPredictor(model, mode=mode or "sync", threads=threads,
                              name=f"{path.stem} (openvino-{mode or 'sync'})", **options)
 
 
-def _keras_to_tflite(path: Path) -> bytes:
+def _keras_to_tflite(path: Path, safe_mode: bool = True) -> bytes:
     import tensorflow as tf
 
     from .ptq import _quiet_converter
     from .saving import load_model
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(load_model(path, compile=False))
+    model = load_model(path, compile=False, safe_mode=safe_mode)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     with _quiet_converter():
         return converter.convert()
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ._io import check_file_target, check_writable_dir, ensure_writable_dir, write_text_atomic
 from ._result import Result, html_table
-from .errors import ArtspeedError, InvalidArgumentError
+from .errors import ArtspeedError, InvalidArgumentError, first_line
 from .tour_variants import VARIANTS, _Context
 
 try:
@@ -258,11 +258,11 @@ def _failure(name: str, exc: Exception) -> str:
         raise exc
     if isinstance(exc, ArtspeedError):   # this variant does not apply to this model
         return str(exc)
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
-def _measure(built: dict, dataset, settings: TourSettings, threads,
-             progress) -> tuple[list, dict]:
+def _measure(built: dict, dataset, settings: TourSettings, threads, progress,
+             safe_mode: bool = True) -> tuple[list, dict]:
     """Accuracy, size and latency of every built variant, in interleaved rounds.
 
     Returns the measurements and, for a variant whose measuring failed, why.
@@ -276,7 +276,8 @@ def _measure(built: dict, dataset, settings: TourSettings, threads,
     predictors, skipped = {}, {}
     for name, record in built.items():
         runtime = record["runtime"]
-        options = {"mode": "predict"} if runtime == "keras" else {"threads": threads}
+        options = ({"mode": "predict", "safe_mode": safe_mode} if runtime == "keras"
+                   else {"threads": threads})
         try:
             predictors[name] = load_predictor(record["path"], **options)
         except Exception as exc:
@@ -357,7 +358,8 @@ def _fingerprint(model) -> str:
     return f"{model.name}:{digest.hexdigest()[:16]}"
 
 
-def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
+def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
+                      safe_mode: bool = True):
     """(path, name) of the baseline: the learner's model, or a freshly trained one."""
     from .models import baseline_cnn
     from .saving import load_model, save_model
@@ -369,7 +371,7 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool):
         train(model, dataset, epochs=settings.epochs, seed=settings.seed, progress=progress)
     else:
         if isinstance(model, (str, Path)):
-            model = load_model(model)
+            model = load_model(model, safe_mode=safe_mode)
         check_model_fits(model, dataset, "artspeed tour")
     save_model(model, path, include_optimizer=False)
     return path, model.name
@@ -400,12 +402,14 @@ def _tour_lock(folder: Path):
 
 def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
              threads: int | None = None, progress: bool = True,
-             variants=None) -> TourResult:
+             variants=None, safe_mode: bool = True) -> TourResult:
     """Take ``model`` (default: a freshly trained baseline) through every variant.
 
     ``model`` is a tf_keras model or a saved one's path, a classifier of
     ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
     names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
+    ``safe_mode=False`` loads a model file that holds code (``artspeed.load_model``),
+    and the baseline saved from it.
     """
     from . import config
     from .data import Dataset, load_dataset
@@ -429,10 +433,12 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
                                        "a file; move it away or choose another --out")
         check_file_target(folder / name)
     with _tour_lock(folder):
-        return _run_tour(model, dataset, settings, folder, threads, progress, chosen, started)
+        return _run_tour(model, dataset, settings, folder, threads, progress, chosen, started,
+                         safe_mode)
 
 
-def _run_tour(model, dataset, settings, folder, threads, progress, chosen, started):
+def _run_tour(model, dataset, settings, folder, threads, progress, chosen, started,
+              safe_mode):
     from tqdm.auto import tqdm
 
     from .env import environment
@@ -450,17 +456,18 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
     baseline_record = state.done("baseline")
     if baseline_record is None or not Path(baseline_record["path"]).exists():
         bar.set_description("tour: baseline")
-        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress)
+        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress,
+                                             safe_mode)
         from .saving import load_model
 
-        prof = profile(load_model(path))
+        prof = profile(load_model(path, safe_mode=safe_mode))
         baseline_record = {"path": str(path), "model": model_name,
                            "profile": {"total_params": prof.total_params, "macs": prof.macs,
                                        "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
         state.finish("baseline", baseline_record)
     bar.update(1)
     ctx = _Context(Path(baseline_record["path"]), dataset, settings, folder / "variants",
-                   progress)
+                   progress, safe_mode)
     builders = dict(VARIANTS)
     built, skipped = {}, {}
     for name in chosen:
@@ -487,7 +494,7 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
     measured_record = state.done("measure")
     if measured_record is None:
         bar.set_description("tour: measuring")
-        measured, failed = _measure(built, dataset, settings, threads, progress)
+        measured, failed = _measure(built, dataset, settings, threads, progress, safe_mode)
         state.finish("measure", {"variants": [m.to_dict() for m in measured],
                                  "skipped": failed})
     else:

@@ -25,18 +25,19 @@ class _Context:
     """What a variant builder needs: the baseline, the data, the settings, a folder."""
 
     def __init__(self, baseline_path: Path, dataset, settings: TourSettings, folder: Path,
-                 progress: bool):
+                 progress: bool, safe_mode: bool = True):
         self.baseline_path = baseline_path
         self.dataset = dataset
         self.settings = settings
         self.folder = folder
         self.progress = progress
+        self.safe_mode = safe_mode  # False: the learner's model holds code they trust
 
     def model(self):
         """A fresh copy of the baseline (builders may change what they get)."""
         from .saving import load_model
 
-        return load_model(self.baseline_path)
+        return load_model(self.baseline_path, safe_mode=self.safe_mode)
 
     def path(self, name: str, suffix: str) -> Path:
         return self.folder / f"{name}{suffix}"
@@ -79,7 +80,7 @@ def _pruned_model(ctx):
                                    epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
                                    progress=ctx.progress)
         save_model(result.model, path, include_optimizer=False)
-    return load_model(path)
+    return load_model(path, safe_mode=ctx.safe_mode)
 
 
 def _pruned(ctx):
@@ -100,7 +101,7 @@ def _pruned_int8(ctx):
 
 
 def _channel_pruned(ctx):
-    from .channel_pruning import channel_pruning
+    from .channels import channel_pruning
     from .ptq import convert_to_tflite
 
     result = channel_pruning(ctx.model(), ctx.dataset, 0.5,

@@ -125,3 +125,27 @@ def test_bad_input(trained_cnn, tmp_path):  # noqa: F811
         artspeed.validate(model, model, np.zeros((0, 28, 28, 1), np.float32))
     with pytest.raises(InvalidArgumentError, match="expects inputs of shape"):
         artspeed.validate(model, model, np.zeros((2, 8, 8, 1), np.float32))
+
+
+def test_a_damaged_ir_is_named_before_openvino_reads_it(trained_cnn, tmp_path):  # noqa: F811
+    from conftest import run_cli
+
+    model, _ = trained_cnn
+    xml = artspeed.save_ir(artspeed.convert_model(model), tmp_path / "m.xml")
+    weights = xml.with_suffix(".bin")
+    full = weights.stat().st_size
+    weights.write_bytes(weights.read_bytes()[: full // 2])
+    message = (f"'m.bin' is truncated: it has {full // 2:,} bytes, the .xml needs {full:,}; "
+               "copy the .bin again or re-run artspeed deploy")
+    for call in (artspeed.read_ir, artspeed.compile_model, artspeed.load_predictor):
+        with pytest.raises(ModelError) as info:
+            call(xml)
+        assert str(info.value) == message
+    done = run_cli("bench", str(xml))
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"artspeed bench: error: {message}"]
+    for text, match in (("this is not XML", "its XML does not parse"),
+                        ("<model><layer/></model>", "its root element is <model>, not <net>")):
+        xml.write_text(text)
+        with pytest.raises(ModelError, match=f"'.*m.xml' is not an OpenVINO IR: {match}"):
+            artspeed.read_ir(xml)

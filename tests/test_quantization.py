@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from artspeed import InvalidArgumentError
-from artspeed.number_formats import number_format, number_formats, representable_values
+from artspeed.formats import number_format, number_formats, representable_values
 from artspeed.quantization import (
     QuantParams,
     bit_width_sweep,
