@@ -18,7 +18,7 @@ import sys
 from .errors import KerasVersionError
 
 __all__ = ["select_keras2", "check_tf_keras_model", "check_wrappable", "import_openvino",
-           "telemetry_allowed"]
+           "openvino_core", "telemetry_allowed"]
 
 _RESTART = (
     "Import artspeed before TensorFlow (put `import artspeed` in the first "
@@ -141,6 +141,23 @@ def import_openvino():
     import openvino
 
     return openvino
+
+
+_CORE = []
+
+
+def openvino_core():
+    """The process's one ``ov.Core``, made on first use and kept.
+
+    Each Core starts its own CPU plugin, and the plugin installs an alternate
+    signal stack on the calling thread, which it frees when the Core goes.
+    Cores freed out of order leave a freed stack installed, and the next
+    Ctrl-C or SIGTERM then crashes the process (seen with OpenVINO 2026.4).
+    One Core for the whole process avoids that, and starts the plugin once.
+    """
+    if not _CORE:
+        _CORE.append(import_openvino().Core())
+    return _CORE[0]
 
 
 select_keras2()

@@ -182,12 +182,10 @@ def read_ir(path):
     artspeed.errors.ModelError: no OpenVINO IR at 'nowhere.xml': the file does not exist
     """
     path = check_ir(path)
-    from ._keras import import_openvino
-
-    ov = import_openvino()
+    from ._keras import openvino_core
 
     try:
-        return ov.Core().read_model(str(path))
+        return openvino_core().read_model(str(path))
     except RuntimeError as exc:
         lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
         raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
@@ -356,11 +354,9 @@ def default_inference_precision(device: str = "CPU") -> dict:
     >>> info["default"] in ("f32", "bf16", "f16")
     True
     """
-    from ._keras import import_openvino
+    from ._keras import openvino_core
 
-    ov = import_openvino()
-
-    core = ov.Core()
+    core = openvino_core()
     default = core.get_property(device, "INFERENCE_PRECISION_HINT")
     return {"device": device, "default": default.to_string(),
             "capabilities": list(core.get_property(device, "OPTIMIZATION_CAPABILITIES")),

@@ -53,12 +53,10 @@ class OpenVINOPredictor(Predictor):
                 _checks.threads(value, label)   # as many as threads, at the most
         if precision not in (None, "f32", "bf16", "f16"):
             raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
-        from ._keras import import_openvino
+        from ._keras import import_openvino, openvino_core
 
-        ov = import_openvino()
-
-        self._ov = ov
-        self._core = ov.Core()
+        self._ov = import_openvino()
+        self._core = openvino_core()
         self._model = self._read(model)
         if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
             raise ModelError("artspeed predictors take models with one input and one output; "

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from conftest import run_python
 
 import artspeed
 from artspeed import tour as tour_module
@@ -197,7 +198,8 @@ def two_irs(tmp_path_factory):
 
 def test_an_ir_pair_reads_compiles_and_records_its_bin(two_irs):
     import numpy as np
-    import openvino as ov
+
+    from artspeed._keras import openvino_core
 
     xml = two_irs["a"]
     assert sorted(p.name for p in xml.parent.iterdir()) == ["m.bin", "m.xml"]
@@ -206,7 +208,7 @@ def test_an_ir_pair_reads_compiles_and_records_its_bin(two_irs):
         xml.with_suffix(".bin").stat().st_size
     assert len(ir.get_rt_info(["artspeed", "bin_sha256"]).astype(str)) == 64
     x = np.random.default_rng(0).random((2, 28, 28, 1), np.float32)
-    direct = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
+    direct = openvino_core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
     assert artspeed.compile_model(xml)(x) == pytest.approx(direct, abs=1e-6)
 
 
@@ -343,3 +345,25 @@ def test_a_second_tour_in_the_same_out_is_refused(failing_tour, tiny_data):
             artspeed.run_tour(dataset=tiny_data, quick=True, out=out, progress=False,
                               variants=["tflite-float32"])
         assert (out / ".tour.lock").exists()
+
+
+def test_ctrl_c_after_openvino_predictors_are_freed_out_of_order(tmp_path):
+    # Each ov.Core's CPU plugin installs an alternate signal stack and frees it with the
+    # Core; freed out of order, a dangling stack crashed the next Ctrl-C (exit 139).
+    code = """
+import gc, signal, numpy as np, artspeed
+model = artspeed.baseline_cnn(width=2)
+first = artspeed.compile_model(model, hint="latency", inference_precision="bf16")
+first.compiled_model()
+second = artspeed.compile_model(model, hint="throughput", streams=2, requests=3, mode="async")
+second(np.zeros((1, 28, 28, 1), np.float32))
+del first; gc.collect()
+del second; gc.collect()
+try:
+    signal.raise_signal(signal.SIGINT)
+except KeyboardInterrupt:
+    print("interrupted cleanly")
+"""
+    result = run_python(code)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "interrupted cleanly" in result.stdout
