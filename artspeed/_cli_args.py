@@ -11,6 +11,7 @@ import argparse
 import json
 
 from . import _checks
+from .config import DEFAULT_DATASET_HELP
 from .errors import InvalidArgumentError
 
 
@@ -85,7 +86,7 @@ def _add_data_arguments(parser, data_help: str, epochs_help: str | None = None) 
     """--dataset, --limit-train and, given ``epochs_help``, --epochs."""
     parser.add_argument("--dataset", metavar="NAME",
                         help=f"{data_help}: fashion_mnist, mnist, cifar10 or shapes "
-                        "(default: $ARTSPEED_DATASET or fashion_mnist)")
+                        f"({DEFAULT_DATASET_HELP})")
     if epochs_help is not None:
         parser.add_argument("--epochs", type=_positive_int, metavar="N", help=epochs_help)
     parser.add_argument("--limit-train", type=_positive_int, metavar="N",

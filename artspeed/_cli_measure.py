@@ -11,6 +11,7 @@ from ._cli_args import (
     _positive_seconds,
     _threads,
 )
+from .config import DEFAULT_DATASET_HELP
 
 
 def _bench_payload(result, scenario: str) -> dict:
@@ -248,7 +249,7 @@ def _add_tour(commands) -> None:
                                "with a report")
     tour.add_argument("model", nargs="?", metavar="MODEL",
                       help="a saved Keras classifier of the dataset (default: train the baseline)")
-    tour.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    tour.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
     tour.add_argument("--quick", action="store_true",
                       help="fewer epochs and shorter measurements, same steps (minutes)")
     tour.add_argument("--out", default="runs/tour",

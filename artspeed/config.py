@@ -22,9 +22,11 @@ import os
 from pathlib import Path
 
 __all__ = ["fast_mode", "offline", "data_dir", "default_dataset", "dataset_chosen",
-           "DEFAULT_DATASET"]
+           "DEFAULT_DATASET", "DEFAULT_DATASET_HELP"]
 
 DEFAULT_DATASET = "fashion_mnist"
+DEFAULT_DATASET_HELP = ("default: $ARTSPEED_DATASET, else fashion_mnist, or the built-in "
+                        "'shapes' when fashion_mnist cannot be loaded")
 _TRUE = {"1", "true", "yes", "on"}
 
 

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from artspeed.config import DEFAULT_DATASET_HELP
+
 
 def import_seconds(code: str, repeats: int) -> float:
     """Median wall-clock seconds of a fresh interpreter running ``code``."""
@@ -27,7 +29,7 @@ def import_seconds(code: str, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-train", action="store_true")

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from artspeed.config import DEFAULT_DATASET_HELP
+
 
 def _images_224(ds, count: int, size: int):
     """Dataset images as (count, size, size, 3) float32 in [0, 1], for calibrating ResNet50."""
@@ -39,7 +41,7 @@ def _images_224(ds, count: int, size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
     parser.add_argument("--epochs", type=int, help="baseline training epochs (default 3; 1 fast)")
     parser.add_argument("--calibration-samples", type=int, default=300)
     parser.add_argument("--resnet-calibration-samples", type=int, default=64)

@@ -24,6 +24,8 @@ import time
 
 from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
+from artspeed.config import DEFAULT_DATASET_HELP
+
 
 def _check(label: str, ok: bool, detail: str) -> None:
     print(f"  [{'met' if ok else 'MISSED'}] {label}: {detail}")
@@ -31,7 +33,7 @@ def _check(label: str, ok: bool, detail: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
     parser.add_argument("--epochs", type=int, default=5, help="baseline training epochs")
     parser.add_argument("--prune-epochs", type=int, default=2, help="fine-tuning epochs")
     parser.add_argument("--distill-epochs", type=int, default=8,

@@ -17,10 +17,12 @@ import time
 
 from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
+from artspeed.config import DEFAULT_DATASET_HELP
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help="default: $ARTSPEED_DATASET or fashion_mnist")
+    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
     parser.add_argument("--epochs", type=int, default=5, help="float training epochs")
     parser.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs")
     parser.add_argument("--calibration-samples", type=int, default=200)
