@@ -131,7 +131,7 @@ def _distiller_class():
 def _check_arguments(teacher, student, temperature, alpha) -> None:
     check_tf_keras_model(teacher, "artspeed.Distiller (teacher)")
     check_tf_keras_model(student, "artspeed.Distiller (student)")
-    _checks.positive_finite("temperature (2 to 10 are usual)", temperature)
+    _checks.positive_finite("temperature", temperature)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise InvalidArgumentError(f"alpha must be in [0, 1] (the weight of the label loss), "
                                    f"got {alpha!r}")
