@@ -227,7 +227,7 @@ class _State:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 problem = _state_problem(saved)
             except (ValueError, OSError) as exc:
-                problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                problem = f"{type(exc).__name__}: {first_line(exc)}"
             if problem:
                 print(f"artspeed: {path} is unreadable ({problem}); starting the tour afresh",
                       file=sys.stderr)
