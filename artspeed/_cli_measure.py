@@ -12,6 +12,7 @@ from ._cli_args import (
     _threads,
 )
 from .config import DEFAULT_DATASET_HELP
+from .errors import first_line
 
 
 def _bench_payload(result, scenario: str) -> dict:
@@ -174,7 +175,7 @@ def _profile_model(spec: str, input_shape, safe_mode: bool = True):
     try:
         return builder(**kwargs)
     except (ValueError, TypeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise InvalidArgumentError(f"{name} cannot be built with input shape "
                                    f"{input_shape}: {first}") from None
 

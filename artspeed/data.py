@@ -33,7 +33,7 @@ import numpy as np
 
 from . import config
 from ._result import html_table
-from .errors import DatasetError, InvalidArgumentError
+from .errors import DatasetError, InvalidArgumentError, first_line
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "representative_samples"]
 
@@ -173,7 +173,7 @@ def _read_npz(path: Path, spec: _Spec):
                            "permissions") from None
     except unreadable as exc:
         why = ("not a zip archive, or a truncated one" if not zipfile.is_zipfile(path)
-               else str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+               else first_line(exc))
         raise bad(f"not a readable .npz file ({why})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise bad("not a readable .npz file (a single .npy array, not numpy.savez's archive "
@@ -191,7 +191,7 @@ def _read_npz(path: Path, spec: _Spec):
                 if "allow_pickle" in str(exc):
                     raise bad(f"{key} holds Python objects (object dtype, pickled), which "
                               "are not loaded for safety") from None
-                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                why = first_line(exc)
                 raise bad(f"not a readable .npz file: {key} cannot be read ({why})") from None
             if not isinstance(arrays[key], np.ndarray):  # NpzFile hands back raw bytes
                 raise bad(f"not a readable .npz file: {key} cannot be read (not in .npy "
@@ -308,7 +308,7 @@ def _load_raw(name: str, spec: _Spec):
     try:
         return _keras_load(name), f"downloaded by Keras from {spec.host}"
     except Exception as exc:  # urllib, socket and Keras' own 'URL fetch failure'
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise _Unavailable(f"cannot download '{name}' ({reason}). {_offline_help(name)}",
                            f"{local}, download failed: {reason}") from None
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ._result import Result
-from .errors import InvalidArgumentError, ModelError
+from .errors import InvalidArgumentError, ModelError, first_line
 
 __all__ = ["PRECISIONS", "convert_model", "save_ir", "read_ir", "compile_model",
            "default_inference_precision", "Deployment", "deploy"]
@@ -44,8 +44,6 @@ PRECISIONS = ("fp32", "fp16", "int8")   # what the saved IR holds: weights, and 
 _KERAS_SUFFIXES = (".keras", ".h5")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _is_saved_model(path: Path) -> bool:
@@ -63,7 +61,7 @@ def _conversion_error(exc: BaseException, what: str) -> ModelError:
             f"{names}. Replace the layer that uses {names} with standard layers (or a Lambda "
             "of supported TensorFlow ops), or keep that model in TFLite or Keras")
     lines = [s.strip() for s in text.splitlines() if s.strip() and "Check '" not in s]
-    return ModelError(f"OpenVINO cannot convert {what}: {(lines or [_first_line(exc)])[0][:300]}")
+    return ModelError(f"OpenVINO cannot convert {what}: {(lines or [first_line(exc)])[0][:300]}")
 
 
 def _weights_needed(path: Path) -> int:
@@ -189,7 +187,7 @@ def read_ir(path):
     except RuntimeError as exc:
         lines = [s for s in str(exc).splitlines() if "Unable" in s or "Error" in s]
         raise ModelError(f"'{path}' is not an OpenVINO IR that OpenVINO can read: "
-                         f"{(lines or [_first_line(exc)])[0].strip()[:200]}") from None
+                         f"{(lines or [first_line(exc)])[0].strip()[:200]}") from None
 
 
 def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = True):

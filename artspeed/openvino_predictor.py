@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
-from .errors import InvalidArgumentError, ModelError
-from .predictors import Predictor, _check_threads, _first_line
+from .errors import InvalidArgumentError, ModelError, first_line
+from .predictors import Predictor, _check_threads
 
 __all__ = ["OpenVINOPredictor"]
 
@@ -127,7 +127,7 @@ class OpenVINOPredictor(Predictor):
                 compiled = self._core.compile_model(model, self.device, self._config)
             except RuntimeError as exc:
                 raise ModelError(f"OpenVINO could not compile the model for batch "
-                                 f"{batch_size}: {_first_line(exc)}") from None
+                                 f"{batch_size}: {first_line(exc)}") from None
             request = compiled.create_infer_request()
             queue = None
             if self.mode == "async":

@@ -54,7 +54,6 @@ def _check_threads(threads):
     return _checks.threads(threads)
 
 
-_first_line = first_line
 
 
 def _shape_text(shape) -> str:
@@ -159,7 +158,7 @@ class Predictor:
             x = np.asarray(x)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{self.name} needs a numeric array, got "
-                                       f"{type(x).__name__} ({_first_line(exc)})") from None
+                                       f"{type(x).__name__} ({first_line(exc)})") from None
         expected = self.input_shape
         if x.ndim != len(expected) or any(
                 e is not None and g != e for g, e in zip(x.shape[1:], expected[1:])):

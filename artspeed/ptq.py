@@ -42,7 +42,7 @@ from ._io import atomic_path
 from ._keras import check_tf_keras_model
 from ._result import Result, html_table
 from ._stderr import native_stderr_dropped
-from .errors import InvalidArgumentError, ModelError
+from .errors import InvalidArgumentError, ModelError, first_line
 
 __all__ = ["QuantizedModel", "LayerError", "LayerErrors", "PTQ_MODES", "IO_TYPES",
            "convert_to_tflite", "calibration_batches", "inspect_tflite", "layer_errors"]
@@ -242,7 +242,7 @@ def _write(converter, model, mode: str, path, samples: int) -> QuantizedModel:
         with _quiet_converter():
             content = converter.convert()
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = first_line(exc)
         raise ModelError(f"the TFLite converter could not convert {model.name} in mode "
                          f"{mode!r}: {first}") from None
     with atomic_path(path) as tmp:
@@ -277,7 +277,7 @@ def inspect_tflite(path, mode: str = "unknown", calibration_samples: int = 0) ->
     try:
         interpreter = Interpreter(model_path=str(path))
     except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"'{path}' is not a TFLite model: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"'{path}' is not a TFLite model: {first_line(exc)}") from None
     tensors = {d["index"]: np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
     ops, float_ops = [], []
     for op in interpreter._get_ops_details():

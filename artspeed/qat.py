@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ._keras import check_tf_keras_model, check_wrappable
 from ._result import Result
-from .errors import InvalidArgumentError, ModelError
+from .errors import InvalidArgumentError, ModelError, first_line
 from .ptq import QuantizedModel, _check_io, _default_path, _write
 
 __all__ = ["QATResult", "unsupported_layers", "quantize_model", "convert_qat_model",
@@ -126,7 +126,7 @@ def quantize_model(model, skip=()):
         annotated.set_weights(model.get_weights())
         return qk.quantize_apply(annotated)
     except (ValueError, RuntimeError, TypeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = first_line(exc)
         raise ModelError(f"tfmot could not quantize {model.name}: {first}. Skip the layer it "
                          "names (artspeed.quantize_model(model, skip=[...])) or use "
                          "post-training quantization instead.") from None

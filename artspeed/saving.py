@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._io import atomic_path
 from ._keras import check_tf_keras_model
-from .errors import KerasVersionError, ModelError
+from .errors import KerasVersionError, ModelError, first_line
 
 __all__ = ["save_model", "load_model", "KERAS_SUFFIXES", "UNSAFE_HINT"]
 
@@ -260,6 +260,6 @@ def load_model(path, compile: bool = True, *, safe_mode: bool = True):
         kwargs = {"safe_mode": bool(safe_mode)} if path.suffix == ".keras" else {}
         model = tf_keras.models.load_model(path, compile=compile, **kwargs)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ModelError(f"could not load '{path}' as a Keras model: {first}") from None
     return check_tf_keras_model(model, "artspeed.load_model")

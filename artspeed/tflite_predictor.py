@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidArgumentError, ModelError
-from .predictors import Predictor, _check_threads, _first_line
+from .errors import InvalidArgumentError, ModelError, first_line
+from .predictors import Predictor, _check_threads
 
 __all__ = ["TFLitePredictor", "tflite_interpreter"]
 
@@ -64,7 +64,7 @@ class TFLitePredictor(Predictor):
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{label} is not a TFLite model the interpreter can read: "
-                             f"{_first_line(exc)}") from None
+                             f"{first_line(exc)}") from None
         inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError("artspeed predictors take models with one input and one "
@@ -92,7 +92,7 @@ class TFLitePredictor(Predictor):
                 it.allocate_tensors()
             except (ValueError, RuntimeError) as exc:
                 raise InvalidArgumentError(f"{self.name} cannot take a batch of shape "
-                                           f"{tuple(x.shape)}: {_first_line(exc)}") from None
+                                           f"{tuple(x.shape)}: {first_line(exc)}") from None
             self._allocated = tuple(x.shape)
         it.set_tensor(self._in["index"], x)
 
