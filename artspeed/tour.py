@@ -121,7 +121,7 @@ class TourResult(Result):
     batch_curves: dict = field(default_factory=dict)   # name -> {"batch_sizes", "p50_ms", "throughput_per_s"}
     picks: dict = field(default_factory=dict)          # latency / throughput / size -> name
     targets: dict = field(default_factory=dict)
-    skipped: dict = field(default_factory=dict)        # variant -> why it could not be built
+    skipped: dict = field(default_factory=dict)        # variant -> why it was skipped (or had no batch curve)
     env: dict = field(default_factory=dict)
     seconds: float = 0.0
     out: str = ""
@@ -188,7 +188,7 @@ class TourResult(Result):
 # What each step's record holds, to tell a state.json the tour wrote from a damaged one.
 _STEP_KEYS = {"baseline": ("path", "model", "profile"),
               "variant": ("path", "runtime", "description", "build_s"),
-              "measure": ("variants",), "curves": (), "report": ()}
+              "measure": ("variants",), "curves": ("curves", "skipped"), "report": ()}
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "a boolean", type(None): "null"}
 
@@ -324,20 +324,29 @@ def _picks(variants: list, within: float) -> tuple[dict, list]:
 
 
 def _batch_curves(result_variants, names, settings, threads) -> dict:
+    """``{"curves": name -> its batch sweep, "skipped": name -> why it has none}``.
+
+    A model that takes one batch size only (or fails for any other reason) has
+    no curve; the tour goes on without it.
+    """
     from .benchmarking import batch_sweep
     from .predictors import load_predictor
 
-    curves = {}
+    curves, skipped = {}, {}
     for v in result_variants:
         if v.name not in names or v.runtime == "keras":
             continue
-        predictor = load_predictor(v.path, threads=threads)
-        sweep = batch_sweep(predictor, settings.batch_sizes, duration_s=settings.duration_s,
-                            warn=False)
+        try:
+            predictor = load_predictor(v.path, threads=threads)
+            sweep = batch_sweep(predictor, settings.batch_sizes,
+                                duration_s=settings.duration_s, warn=False)
+        except Exception as exc:
+            skipped[f"{v.name} (batch curve)"] = _failure(v.name, exc)
+            continue
         curves[v.name] = {"batch_sizes": list(sweep.values),
                           "p50_ms": [r.latency_ms["p50"] for r in sweep.results],
                           "throughput_per_s": [r.throughput_per_s for r in sweep.results]}
-    return curves
+    return {"curves": curves, "skipped": skipped}
 
 
 def _fingerprint(model) -> str:
@@ -516,6 +525,7 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
         curve_names = {picks["latency"], picks["throughput"]}
         curves_record = _batch_curves(measured, curve_names, settings, threads)
         state.finish("curves", curves_record)
+    skipped.update(curves_record["skipped"])
     bar.update(1)
 
     base = measured[0]
@@ -524,7 +534,7 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
     result = TourResult(
         dataset=dataset.name, model=baseline_record["model"], settings=settings,
         profile=baseline_record["profile"], variants=tuple(measured),
-        pareto_latency=front_latency, pareto_size=front_size, batch_curves=curves_record,
+        pareto_latency=front_latency, pareto_size=front_size, batch_curves=curves_record["curves"],
         picks=picks, env=environment(threads=threads).to_dict(),
         targets={"fastest_within_1pt_speedup_vs_predict": base.p50_ms / best.p50_ms,
                  "smallest_within_1pt_gzip_ratio": base.gzip_bytes / smallest.gzip_bytes},

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from _inference_models import tiny_models  # noqa: F401  (a fixture)
 from conftest import run_python
 
 import artspeed
@@ -367,3 +368,20 @@ except KeyboardInterrupt:
     result = run_python(code)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert "interrupted cleanly" in result.stdout
+
+
+def test_a_variant_without_a_batch_curve_is_noted_and_the_tour_goes_on(tiny_models):  # noqa: F811
+    # A .tflite built for batch 1 only cannot be swept over batch sizes: its curve is
+    # skipped with the reason, the other variants' curves are kept.
+    from artspeed.tour import TourSettings, VariantMeasurement, _batch_curves
+
+    def variant(name, key):
+        return VariantMeasurement(name=name, runtime="tflite", path=str(tiny_models[key]),
+                                  accuracy=1.0, size_bytes=1, gzip_bytes=1)
+
+    settings = TourSettings(batch_sizes=(1, 4), duration_s=0.02)
+    record = _batch_curves([variant("fixed", "tflite_fixed"), variant("free", "tflite")],
+                           {"fixed", "free"}, settings, threads=1)
+    assert list(record["curves"]) == ["free"]
+    assert record["curves"]["free"]["batch_sizes"] == [1, 4]
+    assert "fixed batch of 1" in record["skipped"]["fixed (batch curve)"]
