@@ -169,7 +169,7 @@ def report_html(result) -> str:
         "<p class='muted'>" + "<br>".join(f"<b>{html.escape(v.name)}</b>: "
                                           f"{html.escape(v.description)}"
                                           for v in result.variants) + "</p>",
-        *([("<p><b>Not built for this model:</b><br>" + "<br>".join(
+        *([("<p><b>Skipped for this model (not built, not measured, or no batch curve):</b><br>" + "<br>".join(
             f"{html.escape(k)}: {html.escape(v)}" for k, v in result.skipped.items()) + "</p>")]
           if result.skipped else []),
         "<h2>Pareto frontiers</h2>",
