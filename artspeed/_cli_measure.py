@@ -13,6 +13,9 @@ from ._cli_args import (
 )
 from .config import DEFAULT_DATASET_HELP
 from .errors import first_line
+from .openvino_predictor import HINTS, INFERENCE_PRECISIONS
+from .predictors import RUNTIMES
+from .scenarios import SCENARIOS
 
 
 def _bench_payload(result, scenario: str) -> dict:
@@ -109,22 +112,22 @@ def _add_bench(commands) -> None:
                                 "(Keras, TFLite or OpenVINO)")
     bench.add_argument("models", nargs="+", metavar="MODEL",
                        help=".keras, .h5, SavedModel folder, .tflite or OpenVINO .xml")
-    bench.add_argument("--runtime", choices=("keras", "tflite", "openvino"),
+    bench.add_argument("--runtime", choices=RUNTIMES,
                        help="default: from the file's extension (a Keras file can run in all three)")
     bench.add_argument("--mode", help="keras: predict, call or function; openvino: sync or async")
     bench.add_argument("--batch-size", type=_positive_int, default=1,
                        help="batch size (multi-stream: samples per query; offline: batch)")
     bench.add_argument("--threads", type=_threads, help="inference threads")
-    bench.add_argument("--scenario", choices=("single-stream", "multi-stream", "server", "offline"),
+    bench.add_argument("--scenario", choices=SCENARIOS,
                        help="an MLPerf-like load scenario (default: a plain benchmark)")
     bench.add_argument("--duration", type=_positive_seconds,
                        help="seconds of timed runs (default 1)")
     bench.add_argument("--iterations", type=_positive_int,
                        help="timed runs (plain benchmark only)")
     bench.add_argument("--warmup", type=_positive_int, default=10, help="warm-up runs (default 10)")
-    bench.add_argument("--hint", choices=("latency", "throughput"), help="OpenVINO performance hint")
+    bench.add_argument("--hint", choices=HINTS, help="OpenVINO performance hint")
     bench.add_argument("--streams", type=_threads, help="OpenVINO streams")
-    bench.add_argument("--precision", choices=("f32", "bf16", "default"),
+    bench.add_argument("--precision", choices=(*INFERENCE_PRECISIONS, "default"),
                        help="OpenVINO inference precision (default f32)")
     bench.add_argument("--latency-bound-ms", type=_positive_seconds, default=10.0,
                        help="server scenario: the p99 bound in ms (default 10)")

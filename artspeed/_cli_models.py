@@ -18,6 +18,10 @@ from ._cli_args import (
     _seed,
     _width,
 )
+from .channels import NORMS
+from .deployment import PRECISIONS
+from .pruning import SCHEDULES
+from .ptq import IO_TYPES, PTQ_MODES
 
 
 def _cmd_train(args) -> int:
@@ -69,7 +73,8 @@ def _add_train(commands) -> None:
     train.set_defaults(func=_cmd_train)
 
 
-_QUANTIZE_MODES = ("dynamic", "float16", "int8", "int16x8", "qat")
+_QUANTIZE_MODES = (*(m for m in PTQ_MODES if m != "float32"), "qat")
+_IO = tuple(dict.fromkeys(t for types in IO_TYPES.values() for t in types))
 
 
 def _cmd_quantize(args) -> int:
@@ -154,7 +159,7 @@ def _add_quantize(commands) -> None:
                        "(int16 activations), or qat (fine-tune with tfmot, then int8)")
     quant.add_argument("--calibration-samples", type=_positive_int, default=100,
                        help="representative images for int8 and int16x8 (default 100)")
-    quant.add_argument("--io", choices=("float32", "int8", "uint8", "int16"),
+    quant.add_argument("--io", choices=_IO,
                        help="the model's input and output type (default float32; int8 and "
                        "qat: int8 or uint8; int16x8: int16)")
     _add_data_arguments(quant, "calibration, fine-tuning and test data",
@@ -251,13 +256,13 @@ def _add_prune(commands) -> None:
                        "SavedModel folder), e.g. from `artspeed train`")
     prune.add_argument("--sparsity", type=_fraction, help="fraction of weights to zero in each "
                        "pruned kernel, in [0, 1) (magnitude pruning)")
-    prune.add_argument("--schedule", choices=("constant", "polynomial"), default="constant",
+    prune.add_argument("--schedule", choices=SCHEDULES, default="constant",
                        help="tfmot ConstantSparsity or PolynomialDecay (default constant)")
     prune.add_argument("--m-by-n", metavar="M,N", help="N:M structured sparsity, e.g. 2,4: "
                        "m zeros in every n consecutive weights")
     prune.add_argument("--channels", type=_fraction, metavar="FRACTION", help="remove this "
                        "fraction of the filters of each Conv/Dense but the classifier")
-    prune.add_argument("--norm", choices=("l1", "l2"), default="l1",
+    prune.add_argument("--norm", choices=NORMS, default="l1",
                        help="rank filters by this norm (default l1)")
     prune.add_argument("--skip", nargs="*", metavar="LAYER",
                        help="layers to leave dense in magnitude pruning")
@@ -382,7 +387,7 @@ def _add_deploy(commands) -> None:
                               "or NNCF int8) and validate it")
     dep.add_argument("model", metavar="MODEL", help="a saved Keras model (.keras, .h5), a "
                      "SavedModel folder or a .tflite file")
-    dep.add_argument("--precision", required=True, choices=("fp32", "fp16", "int8"),
+    dep.add_argument("--precision", required=True, choices=PRECISIONS,
                      help="the IR's weights: fp32, fp16 (compressed) or int8 (nncf.quantize)")
     dep.add_argument("--calibration-samples", type=_positive_int, default=300,
                      help="int8: calibration images (default 300)")

@@ -15,11 +15,13 @@ from . import _checks
 from .errors import InvalidArgumentError, ModelError, first_line
 from .predictors import Predictor, _check_threads
 
-__all__ = ["OpenVINOPredictor"]
+__all__ = ["OpenVINOPredictor", "HINTS", "INFERENCE_PRECISIONS"]
 
 
 _HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT",
           "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
+HINTS = tuple(_HINTS)
+INFERENCE_PRECISIONS = ("f32", "bf16", "f16")   # the CPU's INFERENCE_PRECISION_HINT values
 
 
 class OpenVINOPredictor(Predictor):
@@ -51,7 +53,7 @@ class OpenVINOPredictor(Predictor):
         for label, value in (("streams", streams), ("requests", requests)):
             if value is not None:
                 _checks.threads(value, label)   # as many as threads, at the most
-        if precision not in (None, "f32", "bf16", "f16"):
+        if precision not in (None, *INFERENCE_PRECISIONS):
             raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
         from ._keras import import_openvino, openvino_core
 
