@@ -46,7 +46,7 @@ from .predictors import Predictor, as_predictor
 
 __all__ = ["BenchmarkResult", "Comparison", "Sweep", "NoisyMeasurementWarning",
            "benchmark", "compare", "batch_sweep", "thread_sweep", "latency_stats",
-           "spread", "NOISY_CV"]
+           "spread", "NOISY_CV", "plot_latencies"]
 
 NOISY_CV = 0.10            # pyperf's threshold: a spread above 10% is noisy
 MAX_ITERATIONS = 1_000_000  # the ceiling of a time-budget run

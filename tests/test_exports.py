@@ -20,3 +20,14 @@ def test_no_export_shares_a_module_name():
 
     clashes = set(artspeed._EXPORTS) & set(artspeed._WHERE)
     assert not clashes, f"rename the module(s) {sorted(clashes)}: they shadow the exports"
+
+
+def test_every_top_level_name_is_in_its_modules_all():
+    # The module's __all__ lists its public names; the top level may not export others.
+    import importlib
+
+    import artspeed
+
+    for module, names in artspeed._EXPORTS.items():
+        declared = importlib.import_module(f"artspeed.{module}").__all__
+        assert not set(names) - set(declared), (module, sorted(set(names) - set(declared)))
