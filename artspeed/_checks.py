@@ -86,10 +86,11 @@ def check_batch_memory(batch_size: int, sample_bytes: int, what: str = "the mode
     8
     """
     batch_size = whole_number("batch_size", batch_size)
+    sample_bytes = max(int(sample_bytes), 1)
     free = available_memory_bytes()
-    need = batch_size * max(int(sample_bytes), 1)
+    need = batch_size * sample_bytes
     if free is not None and need > free // 2:
-        most = max(free // 2 // max(int(sample_bytes), 1), 1)
+        most = max(free // 2 // sample_bytes, 1)
         raise InvalidArgumentError(
             f"a batch of {batch_size:,} for {what} needs {need / 2**30:.1f} GiB for its inputs "
             f"alone, more than half the {free / 2**30:.1f} GiB this machine has free; "

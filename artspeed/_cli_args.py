@@ -15,16 +15,6 @@ from .config import DEFAULT_DATASET_HELP
 from .errors import InvalidArgumentError
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
 def _checked(convert, check, what: str):
     """An argparse type: ``convert`` the text, then apply the library's ``check``."""
     def parse(text: str):
@@ -39,21 +29,12 @@ def _checked(convert, check, what: str):
     return parse
 
 
+_positive_int = _checked(int, lambda v: _checks.whole_number("the value", v), "a whole number")
 _seed = _checked(int, _checks.seed, "a whole number from 0 to 4294967295")
 _threads = _checked(int, _checks.threads, "a whole number of threads")
 _width = _checked(int, lambda v: _checks.whole_number("width", v, 1, _checks.MAX_WIDTH),
                   "a whole number of filters")
 _positive_float = _checked(float, lambda v: _checks.positive_finite("the value", v), "a number")
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -134,7 +115,6 @@ def _check_out(out, suffixes=(".keras", ".h5")) -> None:
     """``out`` names a file (not a folder) ending in one of ``suffixes``, in a folder
     that can be written: checked before any work starts."""
     from ._io import check_file_target, check_writable_dir
-    from .errors import InvalidArgumentError
 
     check_file_target(out, "--out needs", suffixes[0])
     if out.suffix not in suffixes:

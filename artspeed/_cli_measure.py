@@ -7,8 +7,8 @@ from ._cli_args import (
     _dataset_for,
     _emit,
     _input_shape,
+    _positive_float,
     _positive_int,
-    _positive_seconds,
     _threads,
 )
 from .config import DEFAULT_DATASET_HELP
@@ -120,7 +120,7 @@ def _add_bench(commands) -> None:
     bench.add_argument("--threads", type=_threads, help="inference threads")
     bench.add_argument("--scenario", choices=SCENARIOS,
                        help="an MLPerf-like load scenario (default: a plain benchmark)")
-    bench.add_argument("--duration", type=_positive_seconds,
+    bench.add_argument("--duration", type=_positive_float,
                        help="seconds of timed runs (default 1)")
     bench.add_argument("--iterations", type=_positive_int,
                        help="timed runs (plain benchmark only)")
@@ -129,9 +129,9 @@ def _add_bench(commands) -> None:
     bench.add_argument("--streams", type=_threads, help="OpenVINO streams")
     bench.add_argument("--precision", choices=(*INFERENCE_PRECISIONS, "default"),
                        help="OpenVINO inference precision (default f32)")
-    bench.add_argument("--latency-bound-ms", type=_positive_seconds, default=10.0,
+    bench.add_argument("--latency-bound-ms", type=_positive_float, default=10.0,
                        help="server scenario: the p99 bound in ms (default 10)")
-    bench.add_argument("--target-qps", type=_positive_seconds,
+    bench.add_argument("--target-qps", type=_positive_float,
                        help="server scenario: queries per second (default: half the capacity)")
     _add_unsafe_argument(bench)
     bench.add_argument("--json", action="store_true", help="print JSON only")

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _checks
 from .errors import InvalidArgumentError, ModelError, first_line
-from .predictors import Predictor, _check_threads
+from .predictors import Predictor
 
 __all__ = ["OpenVINOPredictor", "HINTS", "INFERENCE_PRECISIONS"]
 
@@ -49,7 +49,7 @@ class OpenVINOPredictor(Predictor):
         hint = hint or ("throughput" if mode == "async" else "latency")
         if hint not in _HINTS:
             raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
-        threads = _check_threads(threads)
+        threads = _checks.threads(threads)
         for label, value in (("streams", streams), ("requests", requests)):
             if value is not None:
                 _checks.threads(value, label)   # as many as threads, at the most

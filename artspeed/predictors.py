@@ -50,10 +50,6 @@ RUNTIMES = ("keras", "tflite", "openvino")
 _SUFFIX_RUNTIME = {".keras": "keras", ".h5": "keras", ".tflite": "tflite", ".xml": "openvino"}
 
 
-def _check_threads(threads):
-    return _checks.threads(threads)
-
-
 
 
 def _shape_text(shape) -> str:
@@ -109,17 +105,15 @@ class Predictor:
 
     def sample_input(self, batch_size: int = 1, seed: int = 0) -> np.ndarray:
         """A random float32 batch in [0, 1) of the shape the model takes."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        batch_size = _checks.whole_number("batch_size", batch_size)
         if any(d is None for d in self.input_shape[1:]):
             raise InvalidArgumentError(f"{self.name} takes inputs of shape "
                                        f"{_shape_text(self.input_shape)}; pass real inputs")
-        self._check_batch(int(batch_size))
+        self._check_batch(batch_size)
         sample_bytes = 4 * int(np.prod(self.input_shape[1:], dtype=np.int64))
-        _checks.check_batch_memory(int(batch_size), sample_bytes, self.name)
+        _checks.check_batch_memory(batch_size, sample_bytes, self.name)
         rng = np.random.default_rng(seed)
-        return rng.random((int(batch_size), *self.input_shape[1:]), dtype=np.float32)
+        return rng.random((batch_size, *self.input_shape[1:]), dtype=np.float32)
 
     def describe(self) -> dict:
         """The runtime, mode, threads and shape, as recorded with results."""
@@ -278,7 +272,7 @@ class KerasPredictor(Predictor):
         if mode not in self.MODES:
             raise InvalidArgumentError(f"unknown Keras mode {mode!r}; choose one of "
                                        f"{', '.join(self.MODES)}")
-        threads = _check_threads(threads)
+        threads = _checks.threads(threads)
         if len(model.inputs or ()) != 1 or len(model.outputs or ()) != 1:
             raise ModelError("artspeed predictors take models with one input and one "
                              f"output; {model.name} has {len(model.inputs or ())} and "
@@ -348,7 +342,7 @@ def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
     path = Path(path)
     if not path.exists():
         raise ModelError(f"no model at '{path}': the path does not exist")
-    threads = _check_threads(threads)
+    threads = _checks.threads(threads)
     native = "keras" if _keras_path(path) else _SUFFIX_RUNTIME.get(path.suffix)
     if native is None:
         raise ModelError(f"'{path}' is not a model artspeed can run; expected a .keras or "

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _checks
 from .errors import InvalidArgumentError, ModelError, first_line
-from .predictors import Predictor, _check_threads
+from .predictors import Predictor
 
 __all__ = ["TFLitePredictor", "tflite_interpreter"]
 
@@ -49,7 +50,7 @@ class TFLitePredictor(Predictor):
     runtime = "tflite"
 
     def __init__(self, model, threads=None, name: str | None = None):
-        threads = _check_threads(threads)
+        threads = _checks.threads(threads)
         Interpreter, self.backend = tflite_interpreter()
         kwargs = {"num_threads": threads} if threads is not None else {}
         if isinstance(model, (bytes, bytearray)):
