@@ -32,8 +32,9 @@ dev: $(VENV)/.installed-dev  ## install artspeed and its dev tools (pytest, nbva
 demo: $(VENV)/.installed  ## the main job, end to end: the quick tour, with its report
 	$(BIN)/artspeed tour --quick --out runs/tour
 
-lint: dev  ## ruff over the package, tests, benchmarks and slide scripts
+lint: dev  ## ruff over the code, and import-linter's check of the layers (pyproject.toml)
 	$(BIN)/ruff check artspeed tests benchmarks slides
+	$(BIN)/lint-imports
 
 # One pytest run: unit tests, docstring examples and every notebook (fast mode).
 # pytest exits 5 when it collects nothing; that is a failure here, and said so.

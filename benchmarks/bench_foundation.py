@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from artspeed.config import DEFAULT_DATASET_HELP
+from artspeed.core.config import DEFAULT_DATASET_HELP
 
 
 def import_seconds(code: str, repeats: int) -> float:
@@ -65,7 +65,7 @@ def main() -> None:
     print(f"  test accuracy after {args.epochs} epochs: {acc:.2%}")
     if args.time_epoch_on:
         x, y = artspeed.make_shapes(args.time_epoch_on, seed=5)
-        big = artspeed.data.Dataset("generated", x[..., None] / 255.0, y.astype("int64"),
+        big = artspeed.Dataset("generated", x[..., None] / 255.0, y.astype("int64"),
                                     ds.x_test[:1000], ds.y_test[:1000], ds.class_names,
                                     "make_shapes")
         timing = artspeed.train(artspeed.baseline_cnn(), big, epochs=2, progress=False)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import artspeed  # first: selects Keras 2 before TensorFlow loads
-from artspeed._keras import import_openvino  # TensorFlow, then OpenVINO
+from artspeed.core.frameworks import import_openvino  # TensorFlow, then OpenVINO
 
 CONFIGS = [  # (label, hint, benchmark_app api = artspeed mode)
     ("latency / sync", "latency", "sync"),

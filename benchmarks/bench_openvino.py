@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from artspeed.config import DEFAULT_DATASET_HELP
+from artspeed.core.config import DEFAULT_DATASET_HELP
 
 
 def _images_224(ds, count: int, size: int):

@@ -24,7 +24,7 @@ import time
 
 from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
-from artspeed.config import DEFAULT_DATASET_HELP
+from artspeed.core.config import DEFAULT_DATASET_HELP
 
 
 def _check(label: str, ok: bool, detail: str) -> None:

@@ -17,7 +17,7 @@ import time
 
 from _common import trained_baseline  # benchmarks/_common.py, beside this script
 
-from artspeed.config import DEFAULT_DATASET_HELP
+from artspeed.core.config import DEFAULT_DATASET_HELP
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from _inference_models import tiny_models  # noqa: F401  (a fixture)
 from conftest import run_cli
 
 import artspeed
-from artspeed.errors import ArtspeedError
+from artspeed.core.errors import ArtspeedError
 
 # (id, argv, a word of the hint). In argv, {name} is a file of the case's folder
 # (see _materials); the folder also holds keep/kept.txt and folders named old.keras and old.tflite,
@@ -218,7 +218,7 @@ def test_cli_bad_input_is_one_clear_line_and_harms_nothing(argv, hint, tmp_path,
 
 
 def test_the_suite_covers_every_subcommand():
-    from artspeed.cli import _SUBCOMMANDS
+    from artspeed.cli.app import _SUBCOMMANDS
 
     covered = {argv[0] for _, argv, _ in CLI_CASES}
     assert {add.__name__.removeprefix("_add_") for add in _SUBCOMMANDS} <= covered

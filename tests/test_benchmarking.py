@@ -10,8 +10,8 @@ from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 from conftest import run_cli
 
 import artspeed
-from artspeed.benchmarking import NOISY_CV, latency_stats, spread
-from artspeed.errors import InvalidArgumentError
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.measure.benchmarking import NOISY_CV, latency_stats, spread
 
 
 def test_latency_stats_match_numpy():

@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.channels import (
+from artspeed.compress.channels import (
     channel_prunable_layers,
     channel_pruning,
     filter_norms,

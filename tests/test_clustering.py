@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.clustering import (
+from artspeed.compress.clustering import (
     cluster_weights,
     prune_then_quantize,
     sparsity_preserving_qat,
@@ -54,7 +54,7 @@ def test_sparsity_preserving_qat_keeps_the_zeros(pruned, shapes_small, tmp_path)
     run = sparsity_preserving_qat(pruned.model, shapes_small, epochs=1,
                                   path=tmp_path / "pqat.tflite", progress=False)
     assert run.quantized.mode == "qat" and run.quantized.float_ops == ()
-    from artspeed.tflite_predictor import tflite_interpreter
+    from artspeed.runtimes.tflite import tflite_interpreter
 
     interpreter_class, _ = tflite_interpreter()
     interpreter = interpreter_class(model_path=run.quantized.path)

@@ -11,8 +11,8 @@ import pytest
 from conftest import run_cli
 
 import artspeed
-from artspeed import data as data_module
-from artspeed.errors import DatasetError, InvalidArgumentError
+from artspeed.core import data as data_module
+from artspeed.core.errors import DatasetError, InvalidArgumentError
 
 
 def _write_npz(path, n_train=40, n_test=20, shape=(28, 28), **overrides):

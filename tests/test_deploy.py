@@ -5,7 +5,7 @@ import pytest
 from _openvino_models import shapes_tiny, trained_cnn  # noqa: F401
 
 import artspeed
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError
 
 
 def test_convert_keras_saved_model_and_tflite_agree(trained_cnn, shapes_tiny, tmp_path):  # noqa: F811

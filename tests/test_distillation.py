@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.distillation import distill, logits_model
+from artspeed.compress.distillation import distill, logits_model
 
 
 @pytest.fixture(scope="module")

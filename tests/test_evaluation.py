@@ -7,7 +7,7 @@ import pytest
 from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 
 import artspeed
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from _inference_models import tiny_models  # noqa: F401  (a fixture)
 from conftest import run_python
 
 import artspeed
-from artspeed import tour as tour_module
-from artspeed._io import atomic_path, signals_deferred
 from artspeed.cli import main
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core._io import atomic_path, signals_deferred
+from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.tour import run as tour_module
 
 try:
     import fcntl
@@ -200,7 +200,7 @@ def two_irs(tmp_path_factory):
 def test_an_ir_pair_reads_compiles_and_records_its_bin(two_irs):
     import numpy as np
 
-    from artspeed._keras import openvino_core
+    from artspeed.core.frameworks import openvino_core
 
     xml = two_irs["a"]
     assert sorted(p.name for p in xml.parent.iterdir()) == ["m.bin", "m.xml"]
@@ -373,7 +373,8 @@ except KeyboardInterrupt:
 def test_a_variant_without_a_batch_curve_is_noted_and_the_tour_goes_on(tiny_models):  # noqa: F811
     # A .tflite built for batch 1 only cannot be swept over batch sizes: its curve is
     # skipped with the reason, the other variants' curves are kept.
-    from artspeed.tour import TourSettings, VariantMeasurement, _batch_curves
+    from artspeed.tour.results import TourSettings, VariantMeasurement
+    from artspeed.tour.run import _batch_curves
 
     def variant(name, key):
         return VariantMeasurement(name=name, runtime="tflite", path=str(tiny_models[key]),

@@ -4,7 +4,7 @@ import pytest
 from conftest import run_python
 
 import artspeed
-from artspeed.errors import KerasVersionError
+from artspeed.core.errors import KerasVersionError
 
 
 def test_import_artspeed_routes_tf_keras_to_keras2():
@@ -37,7 +37,7 @@ def test_openvino_is_imported_after_tensorflow():
     # openvino's import starts a telemetry thread that forks; TensorFlow imported after it
     # could deadlock on the logging and import locks (seen once in 20 `artspeed bench` runs).
     result = run_python(
-        "import sys\nfrom artspeed._keras import import_openvino\nimport_openvino()\n"
+        "import sys\nfrom artspeed.core.frameworks import import_openvino\nimport_openvino()\n"
         "names = list(sys.modules)\n"
         "print(names.index('tensorflow') < names.index('openvino'))")
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import artspeed
-from artspeed.errors import InvalidArgumentError
+from artspeed.core.errors import InvalidArgumentError
 
 
 def test_dense_example_has_the_lectures_387_parameters():

@@ -5,7 +5,7 @@ import pytest
 from _openvino_models import shapes_tiny, trained_cnn  # noqa: F401
 
 import artspeed
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError
 
 
 def test_nncf_int8_is_close_and_runs_int8_kernels(trained_cnn, shapes_tiny):  # noqa: F811

@@ -9,8 +9,8 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import artspeed  # noqa: E402
-from artspeed.errors import InvalidArgumentError  # noqa: E402
-from artspeed.pareto import dominates  # noqa: E402
+from artspeed.core.errors import InvalidArgumentError  # noqa: E402
+from artspeed.measure.pareto import dominates  # noqa: E402
 
 VARIANTS = [
     {"name": "float", "latency_ms": 4.0, "accuracy": 0.91, "size_bytes": 400},

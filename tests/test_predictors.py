@@ -5,8 +5,8 @@ import pytest
 from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 
 import artspeed
-from artspeed.errors import InvalidArgumentError, ModelError
-from artspeed.tflite_predictor import tflite_interpreter
+from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.runtimes.tflite import tflite_interpreter
 
 X = np.random.default_rng(1).random((3, 28, 28, 1), dtype=np.float32)
 

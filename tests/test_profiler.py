@@ -10,7 +10,7 @@ import pytest
 import tf_keras as keras
 
 from artspeed import profile
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError
 
 L = keras.layers
 

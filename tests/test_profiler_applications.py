@@ -7,7 +7,7 @@ import pytest
 import tf_keras as keras
 
 from artspeed import compare_model_profiler, profile, tf_graph_flops
-from artspeed.errors import InvalidArgumentError
+from artspeed.core.errors import InvalidArgumentError
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.pruning import (
+from artspeed.compress.pruning import (
     PruningResult,
     SparsityReport,
     check_m_by_n,
@@ -157,7 +157,7 @@ def test_bad_layer_names_and_schedules():
 def test_subclassed_and_unbuilt_models_are_refused_with_what_to_do(subclassed_model):
     import tf_keras as keras
 
-    from artspeed.clustering import cluster_weights
+    from artspeed.compress.clustering import cluster_weights
 
     model = subclassed_model
     with pytest.raises(ModelError, match="cannot prune sub .*Rebuild it with keras.Sequential"):

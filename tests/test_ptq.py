@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.ptq import (
+from artspeed.compress.ptq import (
     LayerErrors,
     QuantizedModel,
     calibration_batches,

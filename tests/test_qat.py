@@ -5,7 +5,7 @@ import pytest
 
 import artspeed
 from artspeed import InvalidArgumentError, KerasVersionError, ModelError
-from artspeed.qat import (
+from artspeed.compress.qat import (
     QATResult,
     convert_qat_model,
     quantization_aware_training,

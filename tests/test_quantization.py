@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from artspeed import InvalidArgumentError
-from artspeed.formats import number_format, number_formats, representable_values
-from artspeed.quantization import (
+from artspeed.compress.formats import number_format, number_formats, representable_values
+from artspeed.compress.quantization import (
     QuantParams,
     bit_width_sweep,
     calibrate,

@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 
 from artspeed import MachinePeak, measure_machine_peak, plot_roofline, profile
-from artspeed.errors import InvalidArgumentError
+from artspeed.core.errors import InvalidArgumentError
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ import pytest
 from _openvino_models import shapes_tiny, trained_cnn  # noqa: F401
 
 import artspeed
-from artspeed.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError
 
 
 def test_f32_graph_shows_fusion_kernels_and_times(trained_cnn):  # noqa: F811

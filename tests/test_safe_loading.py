@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import tf_keras
 
-from artspeed.cli import build_parser
-from artspeed.errors import KerasVersionError, ModelError
+from artspeed.cli.app import build_parser
+from artspeed.core.errors import KerasVersionError, ModelError
 from conftest import run_cli, run_python
 
 OPT_IN = "pass safe_mode=False (CLI: --unsafe) only if you trust the file's author"

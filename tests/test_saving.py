@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import artspeed
-from artspeed.errors import KerasVersionError, ModelError
+from artspeed.core.errors import KerasVersionError, ModelError
 
 
 def test_round_trip_keeps_predictions(tmp_path, shapes_small):

@@ -7,8 +7,8 @@ import pytest
 from _inference_models import tiny_models  # noqa: F401  (a session fixture)
 
 import artspeed
-from artspeed.errors import InvalidArgumentError
-from artspeed.scenarios import SCENARIOS
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.measure.scenarios import SCENARIOS
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from conftest import run_cli
 
 import artspeed
-from artspeed import tour as tour_module
-from artspeed.errors import InvalidArgumentError
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.tour import run as tour_module
 
 VARIANTS = ["tflite-float32", "tflite-int8"]
 

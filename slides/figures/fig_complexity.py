@@ -17,7 +17,7 @@ from _models import save
 import artspeed
 
 LECTURE_BATCH = 128   # the lecture's model-profiler table is for a batch of 128
-MP_FLOPS_UNIT = 1e11  # model_profiler's 'BFLOPs' (artspeed/model_profiler_compat.py, point 1)
+MP_FLOPS_UNIT = 1e11  # model_profiler's 'BFLOPs' (artspeed/measure/model_profiler_compat.py, point 1)
 
 
 def dense_numbers() -> dict:

@@ -1,0 +1,255 @@
+"""The measuring subcommands: ``profile``, ``bench`` and ``tour``."""
+
+from __future__ import annotations
+
+from artspeed.cli._args import (
+    _add_unsafe_argument,
+    _dataset_for,
+    _emit,
+    _input_shape,
+    _positive_float,
+    _positive_int,
+    _threads,
+)
+from artspeed.core._io import check_writable_dir
+from artspeed.core.config import DEFAULT_DATASET_HELP
+from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
+from artspeed.core.frameworks import tf_keras
+from artspeed.core.saving import load_model
+from artspeed.measure.benchmarking import benchmark
+from artspeed.measure.profiler import profile
+from artspeed.measure.scenarios import SCENARIOS, run_scenario
+from artspeed.runtimes.factory import RUNTIMES, load_predictor
+from artspeed.runtimes.ir import check_ir
+from artspeed.runtimes.openvino import HINTS, INFERENCE_PRECISIONS
+from artspeed.tour.run import run_tour
+
+
+def _bench_payload(result, scenario: str) -> dict:
+    """The JSON of one model's run: the same keys for a benchmark and a scenario."""
+    data = result.to_dict()
+    data.pop("latencies_ms", None)
+    is_scenario = scenario != "benchmark"
+    data.update(
+        scenario=scenario,
+        batch_size=result.samples_per_query if is_scenario else result.batch_size,
+        threads=result.predictor.get("threads"),
+        iterations=result.queries if is_scenario else result.iterations,
+    )
+    for key in ("latency_ms", "runtime_latency_ms"):
+        if data.get(key) is not None:
+            data[key] = {k: data[key].get(k) for k in ("p50", "p90", "p99", "mean", "std")}
+    return data
+
+
+def _cmd_bench(args) -> int:
+    from pathlib import Path
+
+    for model in args.models:  # cheap checks before TensorFlow or OpenVINO load
+        path = Path(model)
+        if not path.exists():
+            raise ModelError(f"no model at '{model}': the path does not exist")
+        if not (path.suffix in (".keras", ".h5", ".tflite", ".xml")
+                or (path / "saved_model.pb").exists()):
+            raise ModelError(f"'{model}' is not a model artspeed can run; expected a .keras "
+                             "or .h5 file, a SavedModel folder, a .tflite file or an .xml")
+        if path.suffix == ".xml":
+            check_ir(path)
+
+    options = {}
+    for key in ("hint", "streams", "precision"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.precision == "default":
+        options["precision"] = None
+    scenario = args.scenario or "benchmark"
+    payloads, notes = [], []
+    for model in args.models:
+        predictor = load_predictor(model, args.runtime, mode=args.mode, threads=args.threads,
+                                   safe_mode=not args.unsafe, **options)
+        if args.scenario is None:
+            duration = args.duration if args.duration or args.iterations else 1.0
+            result = benchmark(predictor, args.batch_size, iterations=args.iterations,
+                               duration_s=duration, warmup=args.warmup, name=model,
+                               warn=False)
+            if result.noisy:
+                notes.append(f"note: {model} was noisy (spread {result.robust_cv:.0%} around "
+                             "the median); trust the p50, or rerun on a quieter machine")
+        else:
+            result = run_scenario(predictor, args.scenario, duration_s=args.duration,
+                                  batch_size=args.batch_size if args.batch_size > 1 else None,
+                                  latency_bound_ms=args.latency_bound_ms,
+                                  target_qps=args.target_qps)
+        payload = _bench_payload(result, scenario)
+        payload["model"] = model
+        payloads.append(payload)
+        predictor.close()
+    base = payloads[0]["latency_ms"]["p50"]
+    for payload in payloads:
+        p50 = payload["latency_ms"]["p50"]
+        payload["speedup_p50_vs_first"] = base / p50 if p50 else None
+    lines = [f"{'model':<28} {'runtime':<9} {'scenario':<14} {'batch':>5} {'p50 ms':>9} "
+             f"{'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
+    for p in payloads:
+        lat = p["latency_ms"]
+        fmt = [f"{lat[k]:9.3f}" if lat[k] is not None else f"{'inf':>9}" for k in ("p50", "p90", "p99")]
+        speed = p["speedup_p50_vs_first"]
+        lines.append(f"{p['model'][-28:]:<28} {p['runtime']:<9} {p['scenario']:<14} "
+                     f"{p['batch_size']:>5} {' '.join(fmt)} {p['throughput_per_s']:>11,.0f} "
+                     f"{(f'{speed:.2f}x' if speed else '-'):>8}")
+        if p["scenario"] == "server":
+            lines.append(f"  server at {p['target_qps']:.0f} QPS: p99 bound "
+                         f"{p['latency_bound_ms']} ms {'met' if p['bound_met'] else 'MISSED'}")
+    env = payloads[0]["env"]
+    lines.append(f"on {env['cpu_model']}, {env['available_cores']} cores available")
+    lines += notes
+    _emit(args, payloads[0] if len(payloads) == 1 else payloads, lines)
+    return 0
+
+
+def _add_bench(commands) -> None:
+    bench = commands.add_parser("bench", help="measure latency and throughput of models "
+                                "(Keras, TFLite or OpenVINO)")
+    bench.add_argument("models", nargs="+", metavar="MODEL",
+                       help=".keras, .h5, SavedModel folder, .tflite or OpenVINO .xml")
+    bench.add_argument("--runtime", choices=RUNTIMES,
+                       help="default: from the file's extension (a Keras file can run in all three)")
+    bench.add_argument("--mode", help="keras: predict, call or function; openvino: sync or async")
+    bench.add_argument("--batch-size", type=_positive_int, default=1,
+                       help="batch size (multi-stream: samples per query; offline: batch)")
+    bench.add_argument("--threads", type=_threads, help="inference threads")
+    bench.add_argument("--scenario", choices=SCENARIOS,
+                       help="an MLPerf-like load scenario (default: a plain benchmark)")
+    bench.add_argument("--duration", type=_positive_float,
+                       help="seconds of timed runs (default 1)")
+    bench.add_argument("--iterations", type=_positive_int,
+                       help="timed runs (plain benchmark only)")
+    bench.add_argument("--warmup", type=_positive_int, default=10, help="warm-up runs (default 10)")
+    bench.add_argument("--hint", choices=HINTS, help="OpenVINO performance hint")
+    bench.add_argument("--streams", type=_threads, help="OpenVINO streams")
+    bench.add_argument("--precision", choices=(*INFERENCE_PRECISIONS, "default"),
+                       help="OpenVINO inference precision (default f32)")
+    bench.add_argument("--latency-bound-ms", type=_positive_float, default=10.0,
+                       help="server scenario: the p99 bound in ms (default 10)")
+    bench.add_argument("--target-qps", type=_positive_float,
+                       help="server scenario: queries per second (default: half the capacity)")
+    _add_unsafe_argument(bench)
+    bench.add_argument("--json", action="store_true", help="print JSON only")
+    bench.set_defaults(func=_cmd_bench)
+
+
+_PROFILE_FORMS = ("a saved model: a .keras or .h5 file, or a SavedModel folder; or "
+                  "keras.applications.NAME, for example keras.applications.ResNet50 "
+                  "(built with weights=None, nothing is downloaded)")
+
+
+def _profile_model(spec: str, input_shape, safe_mode: bool = True):
+    """The model SPEC names: a saved model, or a Keras application without weights."""
+    from pathlib import Path
+
+    prefix = next((p for p in ("tf.keras.applications.", "keras.applications.")
+                   if spec.startswith(p)), None)
+    if prefix is None:
+        path = Path(spec)
+        if not path.exists():
+            if path.suffix in (".keras", ".h5") or "/" in spec or "\\" in spec:
+                raise ModelError(f"no model at '{spec}': the path does not exist")
+            raise InvalidArgumentError(f"unknown SPEC {spec!r}; expected {_PROFILE_FORMS}")
+        if input_shape:
+            raise InvalidArgumentError("--input-shape applies to keras.applications.NAME only; "
+                                       "a saved model keeps the input shape it was built with")
+
+        return load_model(path, compile=False, safe_mode=safe_mode)
+    name = spec[len(prefix):]
+
+    builder = getattr(tf_keras.applications, name, None)
+    if not name or not name[0].isupper() or not callable(builder):
+        known = sorted(n for n in dir(tf_keras.applications)
+                       if n[:1].isupper() and callable(getattr(tf_keras.applications, n)))
+        raise InvalidArgumentError(f"unknown application {name!r} in SPEC {spec!r}; "
+                                   f"known: {', '.join(known)}")
+    kwargs = {"weights": None}
+    if input_shape:
+        kwargs["input_shape"] = tuple(input_shape)
+    try:
+        return builder(**kwargs)
+    except (ValueError, TypeError) as exc:
+        first = first_line(exc)
+        raise InvalidArgumentError(f"{name} cannot be built with input shape "
+                                   f"{input_shape}: {first}") from None
+
+
+def _cmd_profile(args) -> int:
+    model = _profile_model(args.spec, args.input_shape, safe_mode=not args.unsafe)
+    result = profile(model, batch_size=args.batch_size)
+    payload = {"spec": args.spec, **result.to_dict()}
+    top = sorted((r for r in result.layers if r.flops), key=lambda r: -r.flops)[:10]
+    lines = [
+        f"model        {result.name} ({args.spec}), batch {result.batch_size}",
+        f"parameters   {result.total_params:,} ({result.trainable_params:,} trainable, "
+        f"{result.non_trainable_params:,} not)",
+        f"MACs         {result.macs:,} ({result.macs / 1e9:.4g} G)",
+        f"FLOPs        {result.flops:,} ({result.flops / 1e9:.4g} G)",
+        f"weights      {result.weights_bytes:,} bytes",
+        f"activations  {result.peak_activation_bytes:,} bytes at the peak",
+        *(f"warning      {w}" for w in result.warnings),
+        f"costliest layers (all {len(result.layers)} with --json):",
+        *(f"  {r.name:<32} {r.type:<20} {r.flops / 1e9:9.4f} G FLOPs {r.params:>12,} params"
+          for r in top),
+    ]
+    _emit(args, payload, lines)
+    return 0
+
+
+def _add_profile(commands) -> None:
+    prof = commands.add_parser("profile", help="count a model's parameters, MACs, FLOPs "
+                               "and memory, per layer")
+    prof.add_argument("spec", metavar="SPEC", help=_PROFILE_FORMS)
+    prof.add_argument("--batch-size", type=_positive_int, default=1,
+                      help="count for this many samples (default 1)")
+    prof.add_argument("--input-shape", type=_input_shape, metavar="H,W,C",
+                      help="input shape of a keras.applications model, where it allows one")
+    _add_unsafe_argument(prof)
+    prof.add_argument("--json", action="store_true", help="print JSON only")
+    prof.set_defaults(func=_cmd_profile)
+
+
+def _cmd_tour(args) -> int:
+    from pathlib import Path
+
+    check_writable_dir(args.out)  # fail before any work starts
+    name = _dataset_for(args)
+    if args.model is not None and not Path(args.model).exists():
+        raise ModelError(f"no model at '{args.model}': the path does not exist")
+
+    variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
+    result = run_tour(args.model, name, quick=args.quick, out=args.out,
+                      progress=not args.json, variants=variants, safe_mode=not args.unsafe)
+    report = Path(result.out) / "report.html"
+    _emit(args, {**result.to_dict(), "report": str(report),
+                 "results": str(Path(result.out) / "results.json")}, [
+        result.table(), "",
+        f"pick for latency: {result.picks['latency']}, for throughput: "
+        f"{result.picks['throughput']}, for size: {result.picks['size']}",
+        f"tour took {result.seconds / 60:.1f} min",
+        f"report:  {report}",
+        f"results: {Path(result.out) / 'results.json'}",
+    ])
+    return 0
+
+
+def _add_tour(commands) -> None:
+    tour = commands.add_parser("tour", help="the whole pipeline: every variant, measured, "
+                               "with a report")
+    tour.add_argument("model", nargs="?", metavar="MODEL",
+                      help="a saved Keras classifier of the dataset (default: train the baseline)")
+    tour.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
+    tour.add_argument("--quick", action="store_true",
+                      help="fewer epochs and shorter measurements, same steps (minutes)")
+    tour.add_argument("--out", default="runs/tour",
+                      help="folder for report.html, results.json and the variants "
+                           "(default runs/tour); run again to resume")
+    tour.add_argument("--variants", help="a comma-separated subset of the variants")
+    _add_unsafe_argument(tour)
+    tour.add_argument("--json", action="store_true", help="print JSON only")
+    tour.set_defaults(func=_cmd_tour)

@@ -1,0 +1,19 @@
+"""The ground floor: Keras selection, errors, checks, files, results, data, models, training, saving."""
+
+from __future__ import annotations
+
+from artspeed.core import (
+    config,
+    data,
+    env,
+    errors,
+    frameworks,
+    models,
+    plots,
+    saving,
+    shapes,
+    training,
+)
+from artspeed.core._exports import export
+
+__all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes, training)

@@ -1,0 +1,98 @@
+"""Argument checks shared by the library and the command line, with their bounds.
+
+Each returns the value as a plain Python number or raises ``InvalidArgumentError``
+with a message that says what to pass instead. The bounds keep a typo from
+crashing the process or running for years: a thread count far beyond the
+machine's cores, a batch that would not fit in memory, a seed NumPy refuses.
+
+>>> whole_number("epochs", 3), seed(2**32 - 1), positive_finite("temperature", 4)
+(3, 4294967295, 4.0)
+>>> seed(-1)
+Traceback (most recent call last):
+...
+artspeed.InvalidArgumentError: seed must be a whole number from 0 to 4294967295, got -1
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from artspeed.core.errors import InvalidArgumentError
+
+__all__ = ["whole_number", "seed", "positive_finite", "threads", "max_threads",
+           "available_memory_bytes", "check_batch_memory", "MAX_SEED", "MAX_WIDTH"]
+
+MAX_SEED = 2**32 - 1          # what NumPy and TensorFlow take as a seed
+MAX_WIDTH = 1024              # filters in the baseline's first layer (32 by default)
+
+
+def whole_number(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum]; bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise InvalidArgumentError(f"{name} must be a whole number {span}, got {value!r}")
+    return int(value)
+
+
+def seed(value) -> int:
+    """A random seed: a whole number from 0 to 2**32 - 1."""
+    return whole_number("seed", value, 0, MAX_SEED)
+
+
+def positive_finite(name: str, value) -> float:
+    """A finite number above 0, as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{name} must be a finite number above 0, got {value!r}")
+    return float(value)
+
+
+def max_threads() -> int:
+    """The most runtime threads artspeed asks for: 4 per core, and at least 64."""
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
+def threads(value, name: str = "threads") -> int | None:
+    """A runtime thread count (None: the runtime's default), at most ``max_threads()``."""
+    if value is None:
+        return None
+    return whole_number(name, value, 1, max_threads())
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the machine can still give (Linux's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_batch_memory(batch_size: int, sample_bytes: int, what: str = "the model") -> int:
+    """Refuse a batch whose inputs alone would take more than half the free memory.
+
+    >>> check_batch_memory(8, 28 * 28 * 4)
+    8
+    """
+    batch_size = whole_number("batch_size", batch_size)
+    sample_bytes = max(int(sample_bytes), 1)
+    free = available_memory_bytes()
+    need = batch_size * sample_bytes
+    if free is not None and need > free // 2:
+        most = max(free // 2 // sample_bytes, 1)
+        raise InvalidArgumentError(
+            f"a batch of {batch_size:,} for {what} needs {need / 2**30:.1f} GiB for its inputs "
+            f"alone, more than half the {free / 2**30:.1f} GiB this machine has free; "
+            f"use a batch size of at most {most:,}")
+    return batch_size

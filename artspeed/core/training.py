@@ -1,0 +1,151 @@
+"""Train and evaluate a classifier on a Dataset: seeded, with a progress bar.
+
+Taught in notebooks/00-setup-and-baseline.
+
+>>> from artspeed import load_dataset, baseline_cnn
+>>> ds = load_dataset("shapes", limit_train=256, limit_test=128)
+>>> history = train(baseline_cnn(width=4), ds, epochs=1, progress=False)
+>>> history.epochs, len(history.epoch_seconds)
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+
+from artspeed.core import _checks
+from artspeed.core._result import Result, html_table
+from artspeed.core.data import Dataset
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.core.frameworks import check_tf_keras_model, tf_keras
+
+__all__ = ["TrainingHistory", "train", "check_model_fits"]
+
+
+@dataclass(frozen=True)
+class TrainingHistory(Result):
+    """Per-epoch metrics and wall-clock seconds of one training run."""
+
+    epochs: int
+    metrics: dict = field(default_factory=dict)        # name -> one value per epoch
+    epoch_seconds: tuple = ()
+    train_samples: int = 0
+    batch_size: int = 0
+    seed: int = 0
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 4) for k, v in self.metrics.items() if v}
+        return f"<TrainingHistory {self.epochs} epochs, {self.median_epoch_s:.1f} s/epoch, {last}>"
+
+    @property
+    def median_epoch_s(self) -> float:
+        return statistics.median(self.epoch_seconds) if self.epoch_seconds else float("nan")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingHistory:
+        data = dict(data)
+        data["epoch_seconds"] = tuple(data.get("epoch_seconds", ()))
+        return super().from_dict(data)
+
+    def _repr_html_(self) -> str:
+        names = list(self.metrics)
+        rows = [[i + 1, *(self.metrics[n][i] for n in names), self.epoch_seconds[i]]
+                for i in range(self.epochs)]
+        return html_table(rows, header=["epoch", *names, "seconds"], caption="Training history")
+
+    def plot(self, ax=None):
+        """Loss and accuracy per epoch, train against validation."""
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = range(1, self.epochs + 1)
+        for name, values in self.metrics.items():
+            if "accuracy" in name:
+                ax.plot(epochs, values, marker="o", label=name)
+        ax.set(xlabel="epoch", ylabel="accuracy", title="Training")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        return ax
+
+
+def check_model_fits(model, dataset: Dataset, where: str = "artspeed") -> None:
+    """Raise a clear error unless ``model`` is a classifier of ``dataset``'s images."""
+    check_tf_keras_model(model, where)
+    expected = (None, *dataset.input_shape)
+    got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    if got is None or len(got) != len(expected) or any(
+            g is not None and g != e for g, e in zip(got[1:], expected[1:])):
+        raise InvalidArgumentError(
+            f"{where}: the model takes inputs of shape {model.input_shape}, but "
+            f"{dataset.name} images are {dataset.input_shape}; build the model with "
+            f"input_shape={dataset.input_shape}")
+    units = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
+    if units != dataset.num_classes:
+        raise InvalidArgumentError(
+            f"{where}: the model has {units} outputs, but {dataset.name} has "
+            f"{dataset.num_classes} classes; build it with num_classes={dataset.num_classes}")
+
+
+def _progress_callback(total_steps: int, timings: list):
+    from tqdm.auto import tqdm
+
+    class Progress(tf_keras.callbacks.Callback):
+        """A tqdm bar over all batches, plus per-epoch wall-clock times."""
+
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total_steps, desc="training", unit="batch",
+                            disable=total_steps is None or total_steps <= 0, leave=True)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+            self.bar.set_description(f"epoch {epoch + 1}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and batch % 20 == 0:
+                self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+
+        def on_epoch_end(self, epoch, logs=None):
+            timings.append(time.perf_counter() - self.t0)
+            if logs:
+                self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()})
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return Progress()
+
+
+def train(model, dataset: Dataset, epochs: int = 5, batch_size: int = 64,
+          learning_rate: float = 1e-3, seed: int = 0, validate: bool = True,
+          progress: bool = True, callbacks=()) -> TrainingHistory:
+    """Fit ``model`` on ``dataset`` and return its history.
+
+    An uncompiled model is compiled with Adam and sparse categorical
+    cross-entropy; a compiled one keeps its own settings. ``seed`` fixes the
+    weights' initialization and the shuffling. ``callbacks`` are passed on to
+    ``model.fit`` (tfmot's ``UpdatePruningStep``, for example).
+    """
+    check_tf_keras_model(model, "artspeed.train")
+    epochs = _checks.whole_number("epochs", epochs)
+    batch_size = _checks.whole_number("batch_size", batch_size)
+    learning_rate = _checks.positive_finite("learning_rate", learning_rate)
+    seed = _checks.seed(seed)
+    check_model_fits(model, dataset, "artspeed.train")
+    tf_keras.utils.set_random_seed(seed)
+    if model.optimizer is None:
+        model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    timings: list = []
+    steps = -(-len(dataset.x_train) // batch_size) * epochs
+    fit = model.fit(
+        dataset.train_data(batch_size, seed=seed), epochs=epochs, verbose=0,
+        validation_data=dataset.test_data() if validate else None,
+        callbacks=[_progress_callback(steps if progress else 0, timings), *callbacks],
+    )
+    metrics = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    return TrainingHistory(epochs=epochs, metrics=metrics, epoch_seconds=tuple(timings),
+                           train_samples=len(dataset.x_train), batch_size=batch_size, seed=seed)

@@ -1,0 +1,171 @@
+"""Deploy with OpenVINO in one call: convert, quantize, save the IR, validate against Keras.
+
+Taught in notebooks/08-openvino-deployment. ``deploy`` is what ``artspeed
+deploy`` runs. It keeps OpenVINO's verbs for its steps, which live below it:
+``convert_model``, ``save_ir`` and ``read_ir`` (``artspeed.runtimes.ir``),
+``compile_model`` (``artspeed.runtimes.openvino``), ``quantize_openvino``
+(``artspeed.deployment.openvino_int8``) and ``validate``
+(``artspeed.deployment.validation``).
+
+>>> import artspeed
+>>> deploy(artspeed.dense_example(), "/tmp", precision="fp8")
+Traceback (most recent call last):
+...
+artspeed.InvalidArgumentError: unknown precision 'fp8'; choose fp32, fp16 or int8
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from artspeed.core._result import Result
+from artspeed.core.data import Dataset
+from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.frameworks import check_tf_keras_model
+from artspeed.core.saving import load_model, model_kind
+from artspeed.deployment.openvino_int8 import quantize_openvino
+from artspeed.deployment.validation import validate
+from artspeed.measure.evaluation import _check_fits
+from artspeed.runtimes.factory import as_predictor
+from artspeed.runtimes.ir import convert_model, save_ir
+from artspeed.runtimes.openvino import compile_model
+
+__all__ = ["PRECISIONS", "Deployment", "deploy"]
+
+PRECISIONS = ("fp32", "fp16", "int8")   # what the saved IR holds: weights, and int8 activations
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# ---------------------------------------------------------------- deploy
+@dataclass(frozen=True)
+class Deployment(Result):
+    """A saved IR and how it validated: what ``artspeed deploy`` prints."""
+
+    precision: str
+    xml: str
+    bin_bytes: int
+    accuracy: float | None
+    reference_accuracy: float | None
+    max_abs_diff: float
+    top1_agreement: float
+    source: str = ""
+    dataset: str | None = None
+    calibration_samples: int = 0
+    validation_samples: int = 0
+    inference_precision: str | None = None
+
+    def __repr__(self) -> str:
+        acc = "" if self.accuracy is None else f", accuracy {self.accuracy:.2%}"
+        return (f"<Deployment {self.precision}: {Path(self.xml).name} + {self.bin_bytes:,} "
+                f"bytes of weights{acc}, max |diff| {self.max_abs_diff:.2e}>")
+
+
+def _reference(model, safe_mode: bool = True):
+    """(the model to convert, the reference predictor, a label for the source)."""
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.exists():
+            raise ModelError(f"no model at '{path}': the path does not exist")
+        kind = model_kind(path)
+        if kind == "keras":
+            keras_model = load_model(path, compile=False, safe_mode=safe_mode)
+            return keras_model, as_predictor(keras_model, name="keras"), str(path)
+        if kind == "tflite":
+            return path, as_predictor(path), str(path)
+        raise ModelError(f"'{path}' is not a model artspeed can deploy; expected a .keras or "
+                         ".h5 file, a SavedModel folder or a .tflite file")
+
+    check_tf_keras_model(model, "artspeed.deploy")
+    return model, as_predictor(model, name="keras"), model.name
+
+
+def _check_classifier_of(reference, dataset) -> None:
+    """Refuse a model whose inputs or number of outputs do not fit ``dataset``."""
+    _check_fits(reference, dataset, "artspeed.deploy")
+    units = reference(dataset.x_test[:1]).shape[-1]
+    if units != dataset.num_classes:
+        raise InvalidArgumentError(
+            f"artspeed.deploy: {reference.name} has {units} outputs, but {dataset.name} has "
+            f"{dataset.num_classes} classes; deploy it with the dataset it was trained on")
+
+
+def deploy(model, out, precision: str = "fp32", dataset=None, *,
+           calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
+           validation_samples: int | None = None, progress: bool = True,
+           safe_mode: bool = True) -> Deployment:
+    """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
+
+    ``precision``: ``"fp32"`` (float32 weights), ``"fp16"`` (weights
+    compressed to FP16) or ``"int8"`` (``nncf.quantize`` on
+    ``calibration_samples`` images of ``dataset``, skipping ``ignored_scope``).
+    The IR is compiled with the f32 hint and validated against the source
+    model on ``dataset``'s test set (or 64 random inputs without a dataset).
+    ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
+    """
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(f"unknown precision {precision!r}; choose "
+                                   f"{', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidArgumentError(f"dataset must be an artspeed Dataset, got "
+                                   f"{type(dataset).__name__}; use artspeed.load_dataset")
+    if precision == "int8" and dataset is None:
+        raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
+                                   "artspeed.load_dataset(...) (its training images are used)")
+    source, reference, label = _reference(model, safe_mode)
+    if dataset is not None:   # before anything is converted or written
+        _check_classifier_of(reference, dataset)
+    ir = convert_model(source)
+    if precision == "int8":
+        ir = quantize_openvino(ir, dataset, subset_size=calibration_samples,
+                               ignored_scope=ignored_scope, progress=progress)
+    stem = name or (Path(label).stem if isinstance(model, (str, Path)) else label)
+    xml = save_ir(ir, Path(out) / f"{stem}_{precision}.xml",
+                  compress_to_fp16=precision == "fp16")
+    if dataset is not None:
+        data = dataset
+        if validation_samples is not None:
+            data = dataclasses.replace(dataset, x_test=dataset.x_test[:validation_samples],
+                                       y_test=dataset.y_test[:validation_samples])
+    else:
+        shape = reference.input_shape[1:]
+        data = np.random.default_rng(0).random((validation_samples or 64, *shape), np.float32)
+    check = validate(compile_model(xml, inference_precision="f32"), reference, data)
+    return Deployment(precision=precision, xml=str(xml),
+                      bin_bytes=xml.with_suffix(".bin").stat().st_size,
+                      accuracy=check.accuracy, reference_accuracy=check.reference_accuracy,
+                      max_abs_diff=check.max_abs_diff, top1_agreement=check.top1_agreement,
+                      source=label, dataset=dataset.name if dataset is not None else None,
+                      calibration_samples=calibration_samples if precision == "int8" else 0,
+                      validation_samples=check.samples,
+                      inference_precision=check.inference_precision)

@@ -1,0 +1,19 @@
+"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, MLPerf-style scenarios, Pareto fronts."""
+
+from __future__ import annotations
+
+from artspeed.core._exports import export
+from artspeed.measure import (
+    benchmark_tool,
+    benchmarking,
+    evaluation,
+    model_profiler_compat,
+    pareto,
+    profiler,
+    roofline,
+    scenarios,
+    tf_flops,
+    variants,
+)
+
+__all__ = export(globals(), benchmark_tool, benchmarking, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops, variants)

@@ -1,0 +1,180 @@
+"""How good and how big a model is: accuracy, agreement, size on disk.
+
+Taught in notebooks/02-inference-metrics (and used by every later chapter to
+score its variants). The helpers take a Keras model or any ``Predictor``
+(Keras, TFLite, OpenVINO), so a quantized ``.tflite`` is scored exactly like
+the Keras model it came from.
+
+>>> from artspeed import load_dataset, dense_example
+>>> import numpy as np
+>>> labels = predict_labels(dense_example(), np.zeros((3, 3), np.float32))
+>>> labels.shape
+(3,)
+>>> size = model_size(__file__)
+>>> size.size_bytes > size.gzip_bytes > 0
+True
+"""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from artspeed.core._result import Result
+from artspeed.core.data import Dataset
+from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.frameworks import check_tf_keras_model
+from artspeed.core.saving import save_model
+from artspeed.core.training import check_model_fits
+from artspeed.runtimes.base import Predictor
+from artspeed.runtimes.factory import as_predictor
+
+__all__ = ["accuracy", "predict_labels", "agreement", "ModelSize", "model_size"]
+
+
+def _predictor(model, where: str):
+    if not isinstance(model, Predictor):
+        check_tf_keras_model(model, where)
+    return as_predictor(model)
+
+
+def _outputs(predictor, images: np.ndarray, batch_size: int) -> np.ndarray:
+    fixed = predictor.fixed_batch
+    step = fixed or batch_size
+    parts = []
+    for start in range(0, len(images), step):
+        chunk = images[start:start + step]
+        size = len(chunk)
+        if fixed and size < fixed:  # pad the last batch of a fixed-batch model
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - size, axis=0)])
+        parts.append(predictor(chunk)[:size])
+    return np.concatenate(parts)
+
+
+def predict_labels(model, images, batch_size: int = 256) -> np.ndarray:
+    """The predicted class of each image (argmax of the outputs).
+
+    ``model`` is a Keras model or a Predictor; a fixed-batch model is fed its
+    own batch size (the last batch padded).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    predictor = _predictor(model, "artspeed.predict_labels")
+    images = np.asarray(images)
+    if not len(images):
+        raise InvalidArgumentError("predict_labels needs at least one image")
+    return np.argmax(_outputs(predictor, images, int(batch_size)), axis=-1)
+
+
+def _check_fits(predictor, dataset: Dataset, where: str) -> None:
+    expected = tuple(dataset.input_shape)
+    got = predictor.input_shape[1:]
+    if len(got) != len(expected) or any(g is not None and g != e for g, e in zip(got, expected)):
+        raise InvalidArgumentError(
+            f"{where}: {predictor.name} takes inputs of shape {predictor.input_shape}, but "
+            f"{dataset.name} images are {expected}; evaluate it on the dataset it was built for")
+
+
+def accuracy(model, dataset: Dataset, batch_size: int = 256) -> float:
+    """Top-1 accuracy of a Keras model or a Predictor on ``dataset``'s test set, in [0, 1].
+
+    >>> from artspeed import load_dataset, baseline_cnn
+    >>> ds = load_dataset("shapes", limit_train=8, limit_test=16)
+    >>> 0.0 <= accuracy(baseline_cnn(width=2), ds) <= 1.0
+    True
+    """
+    if not isinstance(dataset, Dataset):
+        raise InvalidArgumentError(f"accuracy needs an artspeed Dataset, got "
+                                   f"{type(dataset).__name__}; use artspeed.load_dataset")
+    if not isinstance(model, Predictor):
+        check_model_fits(model, dataset, "artspeed.accuracy")
+    predictor = _predictor(model, "artspeed.accuracy")
+    _check_fits(predictor, dataset, "artspeed.accuracy")
+    labels = predict_labels(predictor, dataset.x_test, batch_size)
+    return float(np.mean(labels == dataset.y_test))
+
+
+def agreement(model_a, model_b, data, batch_size: int = 256) -> float:
+    """The fraction of images on which two models predict the same class (top-1).
+
+    ``data`` is a Dataset (its test images) or an array of images. A quantized
+    model that agrees with its float original on 99.5% of images has lost
+    little, whatever the labels say.
+
+    >>> from artspeed import dense_example
+    >>> import numpy as np
+    >>> m = dense_example()
+    >>> agreement(m, m, np.random.default_rng(0).random((8, 3), np.float32))
+    1.0
+    """
+    images = data.x_test if isinstance(data, Dataset) else np.asarray(data)
+    a = predict_labels(model_a, images, batch_size)
+    b = predict_labels(model_b, images, batch_size)
+    return float(np.mean(a == b))
+
+
+@dataclass(frozen=True)
+class ModelSize(Result):
+    """A model's size on disk: raw bytes and gzip-compressed bytes (level 9)."""
+
+    path: str
+    size_bytes: int
+    gzip_bytes: int
+    files: tuple = ()
+
+    @property
+    def gzip_ratio(self) -> float:
+        """How many times smaller gzip makes the model (pruned weights compress well)."""
+        return self.size_bytes / self.gzip_bytes if self.gzip_bytes else float("nan")
+
+    def __repr__(self) -> str:
+        return (f"<ModelSize {Path(self.path).name}: {self.size_bytes:,} bytes, "
+                f"{self.gzip_bytes:,} gzipped ({self.gzip_ratio:.1f}x)>")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSize:
+        data = dict(data)
+        data["files"] = tuple(data.get("files") or ())
+        return super().from_dict(data)
+
+
+def _model_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    files = [path]
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        files.append(path.with_suffix(".bin"))  # an OpenVINO IR is .xml + .bin
+    return files
+
+
+def model_size(model) -> ModelSize:
+    """The size of a model file (or folder, or OpenVINO .xml + .bin), raw and gzipped.
+
+    ``model`` is a path, ``bytes`` (a .tflite in memory) or a Keras model,
+    saved to a temporary .keras file without its optimizer's state (Adam keeps
+    two slots per weight, which would make any freshly built variant look 3x
+    smaller than a trained model).
+    """
+    if isinstance(model, (bytes, bytearray)):
+        data = bytes(model)
+        return ModelSize("<in memory>", len(data), len(gzip.compress(data, 9, mtime=0)))
+    if not isinstance(model, (str, Path)):
+        check_tf_keras_model(model, "artspeed.model_size")
+        with tempfile.TemporaryDirectory() as folder:
+            path = save_model(model, Path(folder) / f"{model.name}.keras",
+                              include_optimizer=False)
+            size = model_size(path)
+            return ModelSize(f"{model.name}.keras", size.size_bytes, size.gzip_bytes,
+                             (f"{model.name}.keras",))
+    path = Path(model)
+    if not path.exists():
+        raise ModelError(f"no model at '{path}': the path does not exist")
+    files = _model_files(path)
+    raw = sum(f.stat().st_size for f in files)
+    packed = sum(len(gzip.compress(f.read_bytes(), 9, mtime=0)) for f in files)
+    return ModelSize(str(path), raw, packed, tuple(str(f) for f in files))

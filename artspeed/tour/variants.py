@@ -1,0 +1,143 @@
+"""The tour's variants: how each one is built from the baseline.
+
+``VARIANTS`` lists them in the order the tour builds and reports them. Each
+builder takes a ``_Context`` (the baseline's path, the data, the tour's
+settings, the output folder) and returns the variant's file and a one-line
+description. Keep tfmot's, TFLite's and OpenVINO's steps as they are taught in
+chapters 04 to 08; the tour only calls them.
+
+>>> len(VARIANTS), VARIANTS[-1][0]
+(12, 'openvino-int8')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from artspeed.compress.channels import channel_pruning
+from artspeed.compress.clustering import prune_then_quantize
+from artspeed.compress.distillation import distill
+from artspeed.compress.pruning import magnitude_pruning
+from artspeed.compress.ptq import convert_to_tflite
+from artspeed.compress.qat import quantization_aware_training
+from artspeed.core.models import baseline_cnn
+from artspeed.core.saving import load_model, save_model
+from artspeed.deployment.openvino_int8 import quantize_openvino
+from artspeed.runtimes.ir import convert_model, save_ir
+from artspeed.tour.results import TourSettings
+
+__all__ = ["VARIANTS"]
+
+
+class _Context:
+    """What a variant builder needs: the baseline, the data, the settings, a folder."""
+
+    def __init__(self, baseline_path: Path, dataset, settings: TourSettings, folder: Path,
+                 progress: bool, safe_mode: bool = True):
+        self.baseline_path = baseline_path
+        self.dataset = dataset
+        self.settings = settings
+        self.folder = folder
+        self.progress = progress
+        self.safe_mode = safe_mode  # False: the learner's model holds code they trust
+
+    def model(self):
+        """A fresh copy of the baseline (builders may change what they get)."""
+        return load_model(self.baseline_path, safe_mode=self.safe_mode)
+
+    def path(self, name: str, suffix: str) -> Path:
+        return self.folder / f"{name}{suffix}"
+
+
+def _keras(ctx):
+    return ctx.baseline_path, "the baseline, run with Keras model.predict"
+
+
+def _tflite(mode: str, description: str):
+    def build(ctx):
+        data = ctx.dataset if mode in ("int8", "int16x8") else None
+        kwargs = {"calibration_samples": ctx.settings.calibration_samples} if data else {}
+        result = convert_to_tflite(ctx.model(), mode, data, path=ctx.path(f"tflite-{mode}",
+                                                                           ".tflite"), **kwargs)
+        return Path(result.path), description
+    return build
+
+
+def _qat(ctx):
+    result = quantization_aware_training(
+        ctx.model(), ctx.dataset, epochs=ctx.settings.finetune_epochs,
+        path=ctx.path("qat-int8", ".tflite"), seed=ctx.settings.seed, progress=ctx.progress)
+    return Path(result.quantized.path), "quantization-aware training, then int8 TFLite"
+
+
+def _pruned_model(ctx):
+    """The baseline pruned to 80% sparsity and fine-tuned, built once for two variants."""
+    path = ctx.path("pruned-80", ".keras")
+    if not path.exists():
+        result = magnitude_pruning(ctx.model(), ctx.dataset, 0.8,
+                                   epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
+                                   progress=ctx.progress)
+        save_model(result.model, path, include_optimizer=False)
+    return load_model(path, safe_mode=ctx.safe_mode)
+
+
+def _pruned(ctx):
+    result = convert_to_tflite(_pruned_model(ctx), "float32",
+                               path=ctx.path("pruned-80", ".tflite"))
+    return Path(result.path), "80% magnitude pruning (tfmot), float32 TFLite"
+
+
+def _pruned_int8(ctx):
+    result = prune_then_quantize(_pruned_model(ctx), ctx.dataset,
+                                 path=ctx.path("pruned-80-int8", ".tflite"),
+                                 calibration_samples=ctx.settings.calibration_samples)
+    return Path(result.path), "80% magnitude pruning, then full-integer int8 TFLite"
+
+
+def _channel_pruned(ctx):
+    result = channel_pruning(ctx.model(), ctx.dataset, 0.5,
+                             epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
+                             progress=ctx.progress)
+    tflite = convert_to_tflite(result.model, "float32",
+                               path=ctx.path("channel-pruned", ".tflite"))
+    return Path(tflite.path), "half the filters removed (L1 norm), fine-tuned, float32 TFLite"
+
+
+def _distilled(ctx):
+    teacher = ctx.model()
+    student = baseline_cnn(ctx.dataset.input_shape, ctx.dataset.num_classes, width=8,
+                           seed=ctx.settings.seed, name="student")
+    result = distill(teacher, student, ctx.dataset, epochs=ctx.settings.epochs,
+                     seed=ctx.settings.seed, progress=ctx.progress)
+    tflite = convert_to_tflite(result.student, "float32", path=ctx.path("distilled", ".tflite"))
+    return Path(tflite.path), ("a width-8 baseline_cnn student distilled from the model, "
+                               "float32 TFLite")
+
+
+def _openvino_fp32(ctx):
+    path = save_ir(convert_model(ctx.model()), ctx.path("openvino-fp32", ".xml"))
+    return Path(path), "OpenVINO IR, float32 weights, run with the f32 precision hint"
+
+
+def _openvino_int8(ctx):
+    quantized = quantize_openvino(ctx.model(), ctx.dataset,
+                                  subset_size=ctx.settings.calibration_samples,
+                                  seed=ctx.settings.seed, progress=ctx.progress)
+    path = save_ir(quantized, ctx.path("openvino-int8", ".xml"))
+    return Path(path), "OpenVINO IR quantized to INT8 by NNCF (post-training)"
+
+
+VARIANTS = [
+    ("keras", _keras),
+    ("tflite-float32", _tflite("float32", "TFLite, float32")),
+    ("tflite-dynamic", _tflite("dynamic", "TFLite, dynamic-range (int8 weights)")),
+    ("tflite-float16", _tflite("float16", "TFLite, float16 weights")),
+    ("tflite-int8", _tflite("int8", "TFLite, full-integer int8 (post-training)")),
+    ("qat-int8", _qat),
+    ("pruned-80", _pruned),
+    ("pruned-80-int8", _pruned_int8),
+    ("channel-pruned", _channel_pruned),
+    ("distilled", _distilled),
+    ("openvino-fp32", _openvino_fp32),
+    ("openvino-int8", _openvino_int8),
+]
