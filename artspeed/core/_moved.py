@@ -116,3 +116,24 @@ def install() -> None:
     """Let the old module paths resolve to the new ones (once per process)."""
     if not any(isinstance(finder, _OldPaths) for finder in sys.meta_path):
         sys.meta_path.append(_OldPaths())
+
+
+def renamed_property(old: str, new: str) -> property:
+    """A property ``old`` that warns and gives ``new``'s value: for a renamed property.
+
+    >>> import warnings
+    >>> class Size:
+    ...     times_smaller = 4.0
+    ...     gzip_ratio = renamed_property("gzip_ratio", "times_smaller")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = Size().gzip_ratio
+    >>> value, str(caught[0].message)
+    (4.0, 'Size.gzip_ratio was renamed times_smaller; use that')
+    """
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} was renamed {new}; use that",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated: the old name of ``{new}``.")
