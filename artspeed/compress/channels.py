@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from artspeed.compress.results import CompressionResult
+from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf_keras
 from artspeed.core.training import check_model_fits, train
@@ -99,9 +100,7 @@ def channel_prunable_layers(model) -> list[str]:
 
 
 def _check_norm(norm: str) -> str:
-    if norm not in NORMS:
-        raise InvalidArgumentError(f"unknown norm {norm!r}; choose l1 or l2")
-    return norm
+    return _checks.choice("norm", norm, NORMS)
 
 
 def filter_norms(model, layer: str, norm: str = "l1") -> np.ndarray:

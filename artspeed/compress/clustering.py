@@ -33,6 +33,7 @@ from artspeed.compress.pruning import _copy_weights, _kernel
 from artspeed.compress.ptq import _default_path, convert_to_tflite
 from artspeed.compress.qat import QATResult, convert_qat_model, skip_names, unsupported_layers
 from artspeed.compress.results import CompressionResult
+from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
 from artspeed.core.training import check_model_fits, train
@@ -68,8 +69,7 @@ def cluster_weights(model, number_of_clusters: int = 16, *, init: str = "kmeans_
     artspeed.InvalidArgumentError: number_of_clusters must be a whole number >= 2, got 1; 16 clusters need 4 bits a weight
     """
     _check_clusters(number_of_clusters)
-    if init not in CENTROID_INITS:
-        raise InvalidArgumentError(f"unknown init {init!r}; choose {', '.join(CENTROID_INITS)}")
+    _checks.choice("init", init, CENTROID_INITS)
     check_wrappable(model, "artspeed.cluster_weights", "cluster")
     skip = skip_names(model, skip)
     chosen = {layer.name for layer in model.layers

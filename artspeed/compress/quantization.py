@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._moved import moved_name
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError
@@ -231,9 +232,7 @@ def calibrate(x, bits: int = 8, *, signed: bool = True, symmetric: bool = False,
     [0.00157, 0.0315]
     """
     _check_bits(bits)
-    if method not in METHODS:
-        raise InvalidArgumentError(f"unknown calibration method {method!r}; choose "
-                                   f"{', '.join(METHODS)}")
+    _checks.choice("calibration method", method, METHODS)
     x = _as_float_array(x, "artspeed.calibrate")
     axis, rows = _reduce_axes(x, axis)
     if method == "minmax":
