@@ -126,13 +126,13 @@ CLI_CASES = [
     # deploy
     ("deploy-precision", ["deploy", "{keras}", "--precision", "int4", "--out", "{dir}/ir"],
      "choose from"),
-    ("deploy-not-a-model", ["deploy", "{keep}/kept.txt", "--precision", "fp32",
+    ("deploy-not-a-model", ["deploy", "{keep}/kept.txt", "--precision", "f32",
                             "--out", "{dir}/ir"], "expected a .keras"),
     ("deploy-calibration-0", ["deploy", "{keras}", "--precision", "int8",
                               "--calibration-samples", "0", "--out", "{dir}/ir"], ">= 1"),
-    ("deploy-wrong-dataset", ["deploy", "{rgb_keras}", "--precision", "fp32",
+    ("deploy-wrong-dataset", ["deploy", "{rgb_keras}", "--precision", "f32",
                               "--dataset", "shapes", "--out", "{dir}/ir"], "dataset it was"),
-    ("deploy-out-is-file", ["deploy", "{keras}", "--precision", "fp32",
+    ("deploy-out-is-file", ["deploy", "{keras}", "--precision", "f32",
                             "--out", "{keep}/kept.txt"], "another output path"),
     # tour
     ("tour-variants", ["tour", "--variants", "turbo", "--out", "{dir}/tour"], "choose from"),

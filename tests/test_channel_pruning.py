@@ -97,6 +97,9 @@ def test_channel_pruning_cuts_params_and_macs_and_fine_tunes(shapes_small):
     assert run.macs == artspeed.profile(run.model).macs
     assert run.baseline_accuracy > 0.5 and run.accuracy > 0.4
     assert run.to_dict()["filters"]["conv2"] == [16, 8]
+    assert run.to_dict()["model"] == run.model.name
+    assert run.size_bytes < run.baseline_size_bytes and run.times_smaller > 1
+    assert run.accuracy_drop_points == pytest.approx(100 * (run.baseline_accuracy - run.accuracy))
     assert "fewer MACs" in repr(run) and "<table" in run._repr_html_()
 
 

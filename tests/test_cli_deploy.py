@@ -10,7 +10,7 @@ KEYS = {"precision", "xml", "bin_bytes", "accuracy", "reference_accuracy", "max_
         "top1_agreement"}
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("precision", ["f32", "int8"])
 def test_deploy_json_and_bench_the_ir(trained_cnn, tmp_path, precision):  # noqa: F811
     _, path = trained_cnn
     done = run_cli("deploy", str(path), "--precision", precision, "--dataset", "shapes",
@@ -21,7 +21,7 @@ def test_deploy_json_and_bench_the_ir(trained_cnn, tmp_path, precision):  # noqa
     assert KEYS <= set(payload)
     assert payload["precision"] == precision
     assert payload["top1_agreement"] >= 0.9
-    if precision == "fp32":
+    if precision == "f32":
         assert payload["max_abs_diff"] < 1e-4
     bench = run_cli("bench", payload["xml"], "--iterations", "20", "--json")
     assert bench.returncode == 0, bench.stderr
@@ -32,13 +32,13 @@ def test_deploy_bad_input(trained_cnn, tmp_path):  # noqa: F811
     _, path = trained_cnn
     cases = [
         (["deploy", str(path), "--precision", "int4", "--out", str(tmp_path)], "invalid choice"),
-        (["deploy", str(tmp_path / "gone.keras"), "--precision", "fp32", "--out", str(tmp_path)],
+        (["deploy", str(tmp_path / "gone.keras"), "--precision", "f32", "--out", str(tmp_path)],
          "does not exist"),
-        (["deploy", str(path), "--precision", "fp32", "--dataset", "imagenet",
+        (["deploy", str(path), "--precision", "f32", "--dataset", "imagenet",
           "--out", str(tmp_path)], "imagenet"),
     ]
     (tmp_path / "m.xml").write_text("<net/>")
-    cases.append((["deploy", str(tmp_path / "m.xml"), "--precision", "fp32",
+    cases.append((["deploy", str(tmp_path / "m.xml"), "--precision", "f32",
                    "--out", str(tmp_path)], "not a model artspeed can deploy"))
     cases.append((["bench", str(tmp_path / "m.xml")], "no weights file 'm.bin'"))
     for args, message in cases:

@@ -25,7 +25,7 @@ def test_clustering_leaves_at_most_k_values_per_kernel(trained, shapes_small):
     run = weight_clustering(trained, shapes_small, 8, epochs=1, progress=False)
     assert set(run.unique) == {"conv1", "conv2", "dense", "logits"}
     assert all(2 <= count <= 8 for count in run.unique.values()), run.unique
-    assert run.gzip_ratio > 2.5            # 8 values compress: 3 bits each, not 32
+    assert run.times_smaller > 2.5            # 8 values compress: 3 bits each, not 32
     assert run.accuracy > 0.5 and run.baseline_accuracy > 0.5
     assert unique_weights(trained)["dense"] > 1000   # the original is left alone
     assert run.to_dict()["model"] == "baseline_cnn" and "clusters" in repr(run)

@@ -74,17 +74,28 @@ def test_validate_f32_matches_keras_and_precisions_table(trained_cnn, shapes_tin
     assert artspeed.PrecisionComparison.from_json(table.to_json()) == table
 
 
-def test_deploy_fp32_and_fp16(trained_cnn, shapes_tiny, tmp_path):  # noqa: F811
+def test_deploy_f32_and_f16(trained_cnn, shapes_tiny, tmp_path):  # noqa: F811
     model, path = trained_cnn
-    fp32 = artspeed.deploy(path, tmp_path, "fp32", shapes_tiny)
-    fp16 = artspeed.deploy(model, tmp_path, "fp16", shapes_tiny, name="cnn16")
-    assert fp32.max_abs_diff < 1e-4 and fp32.top1_agreement == 1.0
-    assert fp16.bin_bytes < 0.6 * fp32.bin_bytes
-    assert fp16.max_abs_diff < 1e-2 and abs(fp16.accuracy - fp16.reference_accuracy) <= 0.02
-    assert fp16.xml.endswith("cnn16_fp16.xml")
-    assert artspeed.Deployment.from_json(fp32.to_json()) == fp32
-    no_data = artspeed.deploy(model, tmp_path, "fp32")           # random inputs, no accuracy
+    f32 = artspeed.deploy(path, tmp_path, "f32", shapes_tiny)
+    f16 = artspeed.deploy(model, tmp_path, "f16", shapes_tiny, name="cnn16")
+    assert artspeed.PRECISIONS == ("f32", "f16", "int8")          # OpenVINO's words
+    assert f32.precision == "f32" and f16.precision == "f16"
+    assert f32.max_abs_diff < 1e-4 and f32.top1_agreement == 1.0
+    assert f16.bin_bytes < 0.6 * f32.bin_bytes
+    assert f16.max_abs_diff < 1e-2 and abs(f16.accuracy - f16.reference_accuracy) <= 0.02
+    assert f16.xml.endswith("cnn16_f16.xml")
+    assert artspeed.Deployment.from_json(f32.to_json()) == f32
+    no_data = artspeed.deploy(model, tmp_path)                   # f32; random inputs, no accuracy
+    assert no_data.precision == "f32"
     assert no_data.accuracy is None and no_data.max_abs_diff < 1e-4
+
+
+@pytest.mark.parametrize("old, new", [("fp32", "f32"), ("fp16", "f16")])
+def test_deploy_takes_the_old_precision_names_with_a_warning(trained_cnn, tmp_path, old, new):  # noqa: F811
+    model, _ = trained_cnn
+    with pytest.warns(DeprecationWarning, match=f"precision '{old}' is now called '{new}'"):
+        done = artspeed.deploy(model, tmp_path, old, name="old")
+    assert done.precision == new and done.xml.endswith(f"old_{new}.xml")
 
 
 def test_artspeed_bench_loads_the_ir(trained_cnn, tmp_path):  # noqa: F811
@@ -108,7 +119,7 @@ def test_bad_input(trained_cnn, tmp_path):  # noqa: F811
     for call in (artspeed.read_ir, artspeed.compile_model, artspeed.load_predictor):
         with pytest.raises(ModelError, match=r"no weights file 'm.bin'"):
             call(xml)
-    with pytest.raises(InvalidArgumentError, match="unknown precision 'int4'"):
+    with pytest.raises(InvalidArgumentError, match="unknown precision 'int4'; choose f32, f16 or int8"):
         artspeed.deploy(model, tmp_path, "int4")
     with pytest.raises(InvalidArgumentError, match="int8 needs a dataset"):
         artspeed.deploy(model, tmp_path, "int8")

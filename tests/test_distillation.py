@@ -38,6 +38,10 @@ def test_distill_trains_only_the_student_and_compares(teacher, shapes_small):
     assert run.gain_points == pytest.approx(100 * (run.student_accuracy - run.alone_accuracy))
     assert run.history.epochs == 2 and "loss" in run.history.metrics
     assert run.to_dict()["student"] == student.name and "teacher" in repr(run)
+    # the teacher is the baseline of the shared CompressionResult
+    assert run.model is student and run.accuracy == run.student_accuracy
+    assert run.baseline_accuracy == run.teacher_accuracy
+    assert run.gzip_bytes == artspeed.model_size(student).gzip_bytes and run.times_smaller > 1
 
 
 def test_distiller_is_a_keras_model_with_a_train_step(teacher, shapes_small):

@@ -42,7 +42,10 @@ def test_model_size(tiny_models, tmp_path):  # noqa: F811
     assert ir.size_bytes == sum(p.stat().st_size for p in (
         tiny_models["xml"], tiny_models["xml"].with_suffix(".bin")))
     in_memory = artspeed.model_size(tiny_models["model"])
-    assert in_memory.size_bytes > 0 and in_memory.gzip_ratio > 1
+    assert in_memory.size_bytes > 0 and in_memory.gzip_times_smaller > 1
+    assert in_memory.gzip_times_smaller == in_memory.size_bytes / in_memory.gzip_bytes
+    with pytest.warns(DeprecationWarning, match="gzip_ratio was renamed gzip_times_smaller"):
+        assert in_memory.gzip_ratio == in_memory.gzip_times_smaller
     assert artspeed.ModelSize.from_json(size.to_json()) == size
     with pytest.raises(ModelError, match="does not exist"):
         artspeed.model_size(tmp_path / "none.tflite")

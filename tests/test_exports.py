@@ -112,3 +112,21 @@ def test_no_layer_or_module_is_named_like_a_public_name():
     # artspeed.deploy is a function; a subpackage of that name would shadow it
     modules = set(LAYERS) | {m.__name__.rpartition(".")[2] for m in _public_modules()}
     assert not modules & set(artspeed.__all__)
+
+
+@pytest.mark.parametrize("where", ["artspeed", "artspeed.compress",
+                                   "artspeed.compress.quantization"])
+def test_a_renamed_name_still_works_and_says_its_new_name(where):
+    module = importlib.import_module(where)
+    with pytest.warns(DeprecationWarning, match=rf"{where}\.QuantizationError was renamed "
+                                                r"ErrorMetrics; use artspeed\.ErrorMetrics"):
+        old = module.QuantizationError
+    assert old is artspeed.ErrorMetrics
+    assert repr(artspeed.error_metrics([1.0], [0.5])).startswith("<ErrorMetrics ")
+
+
+def test_a_renamed_name_imports_with_from():
+    run = run_python("import warnings; warnings.simplefilter('error')\n"
+                     "try:\n    from artspeed.compress.quantization import QuantizationError\n"
+                     "except DeprecationWarning as w:\n    print(w)")
+    assert "renamed ErrorMetrics" in run.stdout, run.stderr

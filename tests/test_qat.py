@@ -90,3 +90,6 @@ def test_quantization_aware_training_end_to_end(shapes_small, tmp_path):
     assert result.history.epochs == 1 and 0.0 <= result.qat_accuracy <= 1.0
     assert 0.0 <= artspeed.accuracy(q.predictor(), shapes_small) <= 1.0
     assert QATResult.from_json(result.to_json()) == result
+    assert result.model is q and result.accuracy == result.qat_accuracy
+    assert result.baseline_accuracy == artspeed.accuracy(model, shapes_small)
+    assert result.times_smaller is None     # no .keras sizes: the result is a .tflite file

@@ -197,7 +197,7 @@ def test_a_savedmodel_without_keras_objects_is_not_a_keras_model(tmp_path):
     ["profile", "m.keras"], ["bench", "m.keras"], ["quantize", "m.keras", "--mode", "dynamic",
                                                    "--out", "q.tflite"],
     ["prune", "m.keras", "--out", "p.keras"], ["distill", "m.keras", "--out", "s.keras"],
-    ["deploy", "m.keras", "--precision", "fp32", "--out", "ir"], ["tour", "m.keras"]])
+    ["deploy", "m.keras", "--precision", "f32", "--out", "ir"], ["tour", "m.keras"]])
 def test_every_loading_subcommand_takes_unsafe(command):
     assert build_parser().parse_args([*command, "--unsafe"]).unsafe is True
     assert build_parser().parse_args(command).unsafe is False

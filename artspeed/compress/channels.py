@@ -33,11 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artspeed.core._result import Result
+from artspeed.compress.results import CompressionResult
+from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf_keras
 from artspeed.core.training import check_model_fits, train
-from artspeed.measure.evaluation import accuracy
+from artspeed.measure.evaluation import accuracy, model_size
 from artspeed.measure.profiler import profile
 
 __all__ = ["NORMS", "ChannelPruningResult", "channel_prunable_layers", "filter_norms",
@@ -99,9 +100,7 @@ def channel_prunable_layers(model) -> list[str]:
 
 
 def _check_norm(norm: str) -> str:
-    if norm not in NORMS:
-        raise InvalidArgumentError(f"unknown norm {norm!r}; choose l1 or l2")
-    return norm
+    return _checks.choice("norm", norm, NORMS)
 
 
 def filter_norms(model, layer: str, norm: str = "l1") -> np.ndarray:
@@ -205,8 +204,8 @@ def _copy_surviving_weights(chain, narrow, keep: dict) -> None:
 
 
 @dataclass(frozen=True)
-class ChannelPruningResult(Result):
-    """A channel-pruning run: the narrower model, params and MACs before and after, accuracy."""
+class ChannelPruningResult(CompressionResult):
+    """A channel-pruning run: the narrower model, params, MACs and sizes before and after, accuracy."""
 
     model: object            # the narrower, fine-tuned tf_keras model
     fraction: float
@@ -220,15 +219,15 @@ class ChannelPruningResult(Result):
     accuracy_before_fine_tuning: float
     baseline_accuracy: float
     history: object = None   # TrainingHistory of the fine-tuning
+    size_bytes: int | None = None            # the .keras files, raw and gzipped
+    gzip_bytes: int | None = None
+    baseline_size_bytes: int | None = None
+    baseline_gzip_bytes: int | None = None
 
     @property
     def macs_ratio(self) -> float:
         """How many times fewer MACs than the baseline."""
         return self.baseline_macs / self.macs
-
-    @property
-    def accuracy_drop_points(self) -> float:
-        return 100 * (self.baseline_accuracy - self.accuracy)
 
     def __repr__(self) -> str:
         return (f"<ChannelPruningResult {self.fraction:.0%} of filters removed: "
@@ -236,17 +235,13 @@ class ChannelPruningResult(Result):
                 f"fewer MACs, accuracy {self.accuracy:.2%} (baseline "
                 f"{self.baseline_accuracy:.2%})>")
 
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["model"] = self.model.name
-        return data
-
     def _html_rows(self):
         yield "filters removed per layer", f"{self.fraction:.0%} (ranked by {self.norm})"
         for name, (before, after) in self.filters.items():
             yield f"filters of {name}", f"{before} -> {after}"
         yield "parameters", f"{self.baseline_params:,} -> {self.params:,}"
         yield "MACs", f"{self.baseline_macs:,} -> {self.macs:,} ({self.macs_ratio:.2f}x fewer)"
+        yield from self._size_rows()
         yield "accuracy before fine-tuning", self.accuracy_before_fine_tuning
         yield "accuracy: baseline, pruned + fine-tuned", \
             f"{self.baseline_accuracy:.2%}, {self.accuracy:.2%}"
@@ -271,6 +266,8 @@ def channel_pruning(model, dataset, fraction: float = 0.5, *, norm: str = "l1", 
                for layer in model.layers if _kind(layer) == "kernel"}
     if baseline_accuracy is None:
         baseline_accuracy = accuracy(model, dataset)
+    before, after = model_size(model), model_size(narrow)
     return ChannelPruningResult(narrow, float(fraction), norm, filters, new.total_params,
                                 new.macs, old.total_params, old.macs, accuracy(narrow, dataset),
-                                before_tuning, baseline_accuracy, history)
+                                before_tuning, baseline_accuracy, history, after.size_bytes,
+                                after.gzip_bytes, before.size_bytes, before.gzip_bytes)

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artspeed.compress.pruning import CompressionResult, _copy_weights, _kernel
+from artspeed.compress.pruning import _copy_weights, _kernel
 from artspeed.compress.ptq import _default_path, convert_to_tflite
 from artspeed.compress.qat import QATResult, convert_qat_model, skip_names, unsupported_layers
+from artspeed.compress.results import CompressionResult
+from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
 from artspeed.core.training import check_model_fits, train
@@ -67,8 +69,7 @@ def cluster_weights(model, number_of_clusters: int = 16, *, init: str = "kmeans_
     artspeed.InvalidArgumentError: number_of_clusters must be a whole number >= 2, got 1; 16 clusters need 4 bits a weight
     """
     _check_clusters(number_of_clusters)
-    if init not in CENTROID_INITS:
-        raise InvalidArgumentError(f"unknown init {init!r}; choose {', '.join(CENTROID_INITS)}")
+    _checks.choice("init", init, CENTROID_INITS)
     check_wrappable(model, "artspeed.cluster_weights", "cluster")
     skip = skip_names(model, skip)
     chosen = {layer.name for layer in model.layers
@@ -126,7 +127,7 @@ class ClusteringResult(CompressionResult):
 
     def __repr__(self) -> str:
         return (f"<ClusteringResult {self.number_of_clusters} clusters: gzip "
-                f"{self.gzip_ratio:.2f}x smaller, accuracy {self.accuracy:.2%} "
+                f"{self.times_smaller:.2f}x smaller, accuracy {self.accuracy:.2%} "
                 f"(baseline {self.baseline_accuracy:.2%})>")
 
 def weight_clustering(model, dataset, number_of_clusters: int = 16, *,
@@ -189,4 +190,5 @@ def sparsity_preserving_qat(pruned_model, dataset, *, epochs: int = 1,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress)
     quantized = convert_qat_model(qat_model, path=path if path is not None
                                   else _default_path(pruned_model, "pqat"))
-    return QATResult(quantized, history, accuracy(qat_model, dataset))
+    return QATResult(quantized, history, accuracy(qat_model, dataset),
+                     baseline_accuracy=accuracy(pruned_model, dataset))

@@ -32,12 +32,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from artspeed.compress.results import CompressionResult
 from artspeed.core import _checks
-from artspeed.core._result import Result
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf, tf_keras
 from artspeed.core.training import TrainingHistory, _progress_callback, check_model_fits, train
-from artspeed.measure.evaluation import accuracy
+from artspeed.measure.evaluation import accuracy, model_size
 
 __all__ = ["Distiller", "DistillationResult", "logits_model", "distill"]  # noqa: F822
 
@@ -147,8 +147,13 @@ def __getattr__(name: str):
 
 
 @dataclass(frozen=True)
-class DistillationResult(Result):
-    """A distillation run: the student's accuracy, the teacher's, and the student alone's."""
+class DistillationResult(CompressionResult):
+    """A distillation run: the student's accuracy and size, the teacher's, and the student alone's.
+
+    The teacher is the baseline: ``accuracy`` is the student's,
+    ``baseline_accuracy`` the teacher's, ``times_smaller`` the teacher's
+    gzipped ``.keras`` file over the student's.
+    """
 
     student: object                  # the distilled tf_keras model
     student_accuracy: float
@@ -160,6 +165,27 @@ class DistillationResult(Result):
     epochs: int
     history: object = None           # TrainingHistory
     alone_accuracy: float | None = None   # the same student trained alone, same budget
+    size_bytes: int | None = None            # the student's .keras file, raw and gzipped
+    gzip_bytes: int | None = None
+    baseline_size_bytes: int | None = None   # the teacher's
+    baseline_gzip_bytes: int | None = None
+
+    _model_field = "student"
+
+    @property
+    def model(self):
+        """The distilled student (``student``)."""
+        return self.student
+
+    @property
+    def accuracy(self) -> float:
+        """The student's accuracy (``student_accuracy``)."""
+        return self.student_accuracy
+
+    @property
+    def baseline_accuracy(self) -> float:
+        """The teacher's accuracy (``teacher_accuracy``)."""
+        return self.teacher_accuracy
 
     @property
     def gain_points(self) -> float | None:
@@ -173,11 +199,6 @@ class DistillationResult(Result):
         return (f"<DistillationResult student {self.student_accuracy:.2%} "
                 f"({self.student_params:,} params){alone}; teacher "
                 f"{self.teacher_accuracy:.2%} ({self.teacher_params:,} params)>")
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["student"] = self.student.name
-        return data
 
 
 def distill(teacher, student, dataset, *, epochs: int = 3, temperature: float = 4.0,
@@ -213,6 +234,8 @@ def distill(teacher, student, dataset, *, epochs: int = 3, temperature: float = 
         train(alone, dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
               seed=seed, validate=False, progress=progress)
         alone_accuracy = accuracy(alone, dataset)
+    small, big = model_size(student), model_size(teacher)
     return DistillationResult(student, accuracy(student, dataset), accuracy(teacher, dataset),
                               student.count_params(), teacher.count_params(),
-                              float(temperature), float(alpha), epochs, history, alone_accuracy)
+                              float(temperature), float(alpha), epochs, history, alone_accuracy,
+                              small.size_bytes, small.gzip_bytes, big.size_bytes, big.gzip_bytes)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.compress.results import CompressionResult
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
@@ -344,25 +345,6 @@ def verify_m_by_n(model, m_by_n=(2, 4), layers=None) -> dict:
     return found
 
 
-class CompressionResult(Result):
-    """What pruning and clustering results share: a model, sizes and accuracies against a baseline."""
-
-    @property
-    def gzip_ratio(self) -> float:
-        """How many times smaller the gzipped file is than the baseline's."""
-        return self.baseline_gzip_bytes / self.gzip_bytes
-
-    @property
-    def accuracy_drop_points(self) -> float:
-        """Percentage points of accuracy lost against the baseline."""
-        return 100 * (self.baseline_accuracy - self.accuracy)
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["model"] = self.model.name   # the model itself is not JSON
-        return data
-
-
 @dataclass(frozen=True)
 class PruningResult(CompressionResult):
     """A magnitude-pruning run: the stripped model, its sparsity, size and accuracy."""
@@ -382,7 +364,7 @@ class PruningResult(CompressionResult):
     def __repr__(self) -> str:
         pattern = f"{self.m_by_n[0]}:{self.m_by_n[1]}" if self.m_by_n else self.schedule
         return (f"<PruningResult {pattern}, {self.report.achieved_sparsity:.1%} sparse: gzip "
-                f"{self.gzip_ratio:.2f}x smaller, accuracy {self.accuracy:.2%} "
+                f"{self.times_smaller:.2f}x smaller, accuracy {self.accuracy:.2%} "
                 f"(baseline {self.baseline_accuracy:.2%})>")
 
     def _html_rows(self):
@@ -390,9 +372,7 @@ class PruningResult(CompressionResult):
         if self.m_by_n:
             yield "pattern", f"{self.m_by_n[0]}:{self.m_by_n[1]}"
         yield "achieved sparsity", f"{self.report.achieved_sparsity:.1%}"
-        yield "size (bytes, .keras)", f"{self.baseline_size_bytes:,} -> {self.size_bytes:,}"
-        yield "gzipped (bytes)", (f"{self.baseline_gzip_bytes:,} -> {self.gzip_bytes:,} "
-                                  f"({self.gzip_ratio:.2f}x smaller)")
+        yield from self._size_rows()
         yield "accuracy", (f"{self.accuracy:.2%} (baseline {self.baseline_accuracy:.2%}, "
                            f"{self.accuracy_drop_points:+.2f} points lost)")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from artspeed.compress.ptq import QuantizedModel, _check_io, _default_path, _write
-from artspeed.core._result import Result
+from artspeed.compress.results import CompressionResult
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf, tf_keras, tfmot
 from artspeed.core.training import TrainingHistory, check_model_fits, train
@@ -155,13 +155,26 @@ def convert_qat_model(qat_model, *, input_type=None, output_type=None,
 
 
 @dataclass(frozen=True)
-class QATResult(Result):
+class QATResult(CompressionResult):
     """A QAT run: the int8 file, the fine-tuning history, and accuracies along the way."""
 
     quantized: QuantizedModel
     history: object           # TrainingHistory
     qat_accuracy: float       # the fake-quantized Keras model on the test set
     skipped: tuple = ()
+    baseline_accuracy: float | None = None   # the float model QAT started from
+
+    _model_field = None       # the model is the .tflite file, ``quantized``
+
+    @property
+    def model(self) -> QuantizedModel:
+        """The int8 ``.tflite`` model (``quantized``)."""
+        return self.quantized
+
+    @property
+    def accuracy(self) -> float:
+        """The fake-quantized Keras model's accuracy (``qat_accuracy``)."""
+        return self.qat_accuracy
 
     def __repr__(self) -> str:
         return (f"<QATResult {self.history.epochs} epochs, fake-quantized accuracy "
@@ -171,12 +184,14 @@ class QATResult(Result):
     def from_dict(cls, data: dict) -> QATResult:
         return cls(QuantizedModel.from_dict(data["quantized"]),
                    TrainingHistory.from_dict(data["history"]), data["qat_accuracy"],
-                   tuple(data.get("skipped", ())))
+                   tuple(data.get("skipped", ())), data.get("baseline_accuracy"))
 
     def _html_rows(self):
         yield from self.quantized._html_rows()
         yield "fine-tuning epochs", self.history.epochs
         yield "fake-quantized Keras accuracy", self.qat_accuracy
+        if self.baseline_accuracy is not None:
+            yield "float accuracy (baseline)", self.baseline_accuracy
         if self.skipped:
             yield "left in float", ", ".join(self.skipped)
 
@@ -200,4 +215,4 @@ def quantization_aware_training(model, dataset, *, epochs: int = 1,
     quantized = convert_qat_model(qat_model, input_type=input_type, output_type=output_type,
                                   path=path if path is not None else _default_path(model, "qat"))
     return QATResult(quantized, history, qat_accuracy,
-                     tuple((skip,) if isinstance(skip, str) else skip))
+                     tuple((skip,) if isinstance(skip, str) else skip), accuracy(model, dataset))

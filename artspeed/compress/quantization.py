@@ -34,12 +34,20 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.core import _checks
+from artspeed.core._moved import moved_name
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError
 
-__all__ = ["QuantParams", "QuantizationError", "BitWidthSweep", "METHODS", "integer_range",
+__all__ = ["QuantParams", "ErrorMetrics", "BitWidthSweep", "METHODS", "integer_range",
            "calibrate", "quantize", "dequantize", "fake_quantize", "error_metrics",
            "bit_width_sweep", "plot_quantization_grid"]
+
+
+
+def __getattr__(name: str):   # an old name (QuantizationError) warns and gives the new one
+    return moved_name(__name__, name)
+
 
 METHODS = ("minmax", "percentile", "mse")
 _MSE_CANDIDATES = 100   # clipping thresholds tried by the MSE search
@@ -224,9 +232,7 @@ def calibrate(x, bits: int = 8, *, signed: bool = True, symmetric: bool = False,
     [0.00157, 0.0315]
     """
     _check_bits(bits)
-    if method not in METHODS:
-        raise InvalidArgumentError(f"unknown calibration method {method!r}; choose "
-                                   f"{', '.join(METHODS)}")
+    _checks.choice("calibration method", method, METHODS)
     x = _as_float_array(x, "artspeed.calibrate")
     axis, rows = _reduce_axes(x, axis)
     if method == "minmax":
@@ -304,7 +310,7 @@ def fake_quantize(x, params: QuantParams | None = None, **calibration) -> np.nda
 
 
 @dataclass(frozen=True)
-class QuantizationError(Result):
+class ErrorMetrics(Result):
     """How far ``x_hat`` is from ``x``: MSE, SQNR in dB and the largest error."""
 
     mse: float
@@ -312,15 +318,15 @@ class QuantizationError(Result):
     max_error: float
 
     def __repr__(self) -> str:
-        return (f"<QuantizationError MSE {self.mse:.3g}, SQNR {self.sqnr_db:.1f} dB, "
+        return (f"<ErrorMetrics MSE {self.mse:.3g}, SQNR {self.sqnr_db:.1f} dB, "
                 f"max {self.max_error:.3g}>")
 
 
-def error_metrics(x, x_hat) -> QuantizationError:
+def error_metrics(x, x_hat) -> ErrorMetrics:
     """MSE, signal-to-quantization-noise ratio (10 log10 of signal power / noise power, in dB) and max |x - x_hat|.
 
     >>> error_metrics([1.0, -1.0], [1.0, -0.9])
-    <QuantizationError MSE 0.005, SQNR 23.0 dB, max 0.1>
+    <ErrorMetrics MSE 0.005, SQNR 23.0 dB, max 0.1>
     """
     x = _as_float_array(x, "artspeed.error_metrics")
     x_hat = _as_float_array(x_hat, "artspeed.error_metrics")
@@ -335,7 +341,7 @@ def error_metrics(x, x_hat) -> QuantizationError:
         sqnr = -math.inf
     else:
         sqnr = 10 * math.log10(signal / mse)
-    return QuantizationError(mse, sqnr, float(np.max(np.abs(noise))))
+    return ErrorMetrics(mse, sqnr, float(np.max(np.abs(noise))))
 
 
 @dataclass(frozen=True)

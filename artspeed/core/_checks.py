@@ -17,16 +17,41 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
 from artspeed.core.errors import InvalidArgumentError
 
-__all__ = ["whole_number", "seed", "positive_finite", "threads", "max_threads",
+__all__ = ["choice", "whole_number", "seed", "positive_finite", "threads", "max_threads",
            "available_memory_bytes", "check_batch_memory", "MAX_SEED", "MAX_WIDTH"]
 
 MAX_SEED = 2**32 - 1          # what NumPy and TensorFlow take as a seed
 MAX_WIDTH = 1024              # filters in the baseline's first layer (32 by default)
+
+
+def choice(what: str, value, choices, renamed=None):
+    """``value`` if it is one of ``choices``; an old spelling in ``renamed`` gives its new one.
+
+    An old spelling warns (DeprecationWarning) with the name to use instead.
+
+    >>> choice("precision", "f16", ("f32", "f16", "int8"))
+    'f16'
+    >>> choice("precision", "fp8", ("f32", "f16", "int8"))
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: unknown precision 'fp8'; choose f32, f16 or int8
+    """
+    if renamed and isinstance(value, str) and value in renamed:
+        new = renamed[value]
+        warnings.warn(f"{what} {value!r} is now called {new!r}; pass {new!r}",
+                      DeprecationWarning, stacklevel=3)
+        return new
+    if not isinstance(value, str) or value not in choices:
+        names = [str(c) for c in choices]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise InvalidArgumentError(f"unknown {what} {value!r}; choose {listed}")
+    return value
 
 
 def whole_number(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:

@@ -2,7 +2,7 @@
 
 ``import artspeed.pruning`` still works: it gives the module's new home,
 ``artspeed.compress.pruning``, with a ``DeprecationWarning`` that names it.
-Names that left a module say where they went in the same way.
+Names that left a module, or were renamed, say where they went in the same way.
 
 >>> import importlib, sys, warnings
 >>> _ = sys.modules.pop("artspeed.pruning", None)
@@ -48,11 +48,17 @@ MODULES = {
 }
 
 
-# (package, old name) -> the module that holds it now
-NAMES = {("artspeed.deployment", name): "artspeed.runtimes.ir"
+# (package, old name) -> (the module that holds it now, its name there)
+NAMES = {("artspeed.deployment", name): ("artspeed.runtimes.ir", name)
          for name in ("convert_model", "save_ir", "read_ir", "check_ir")}
-NAMES.update({("artspeed.deployment", name): "artspeed.runtimes.openvino"
+NAMES.update({("artspeed.deployment", name): ("artspeed.runtimes.openvino", name)
               for name in ("compile_model", "default_inference_precision")})
+
+# old name -> (its module, the new name): a rename, under every path it was public at
+RENAMED = {"QuantizationError": ("artspeed.compress.quantization", "ErrorMetrics")}
+for _old, (_module, _new) in RENAMED.items():
+    for _package in ("artspeed", _module.rpartition(".")[0], _module):
+        NAMES[(_package, _old)] = (_module, _new)
 
 
 def moved_name(package: str, name: str):
@@ -64,16 +70,29 @@ def moved_name(package: str, name: str):
     ...     read_ir = artspeed.deployment.read_ir
     >>> read_ir.__module__, str(caught[0].message)
     ('artspeed.runtimes.ir', 'artspeed.deployment.read_ir moved to artspeed.runtimes.ir.read_ir')
+
+    A renamed name says its new name:
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     old = moved_name("artspeed", "QuantizationError")
+    >>> print(old.__name__, caught[0].message)
+    ErrorMetrics artspeed.QuantizationError was renamed ErrorMetrics; use artspeed.ErrorMetrics (artspeed.compress.quantization.ErrorMetrics)
     """
     if package == "artspeed" and name in MODULES:   # artspeed.pruning, the old module
         new = f"artspeed.{MODULES[name]}"
         warnings.warn(f"artspeed.{name} moved to {new}", DeprecationWarning, stacklevel=3)
         return importlib.import_module(new)
-    new = NAMES.get((package, name))
-    if new is None:
+    where = NAMES.get((package, name))
+    if where is None:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
-    warnings.warn(f"{package}.{name} moved to {new}.{name}", DeprecationWarning, stacklevel=3)
-    return getattr(importlib.import_module(new), name)
+    module, new = where
+    if new == name:
+        message = f"{package}.{name} moved to {module}.{name}"
+    else:
+        message = f"{package}.{name} was renamed {new}; use artspeed.{new} ({module}.{new})"
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    return getattr(importlib.import_module(module), new)
 
 
 class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -97,3 +116,24 @@ def install() -> None:
     """Let the old module paths resolve to the new ones (once per process)."""
     if not any(isinstance(finder, _OldPaths) for finder in sys.meta_path):
         sys.meta_path.append(_OldPaths())
+
+
+def renamed_property(old: str, new: str) -> property:
+    """A property ``old`` that warns and gives ``new``'s value: for a renamed property.
+
+    >>> import warnings
+    >>> class Size:
+    ...     times_smaller = 4.0
+    ...     gzip_ratio = renamed_property("gzip_ratio", "times_smaller")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = Size().gzip_ratio
+    >>> value, str(caught[0].message)
+    (4.0, 'Size.gzip_ratio was renamed times_smaller; use that')
+    """
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} was renamed {new}; use that",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated: the old name of ``{new}``.")

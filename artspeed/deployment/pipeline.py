@@ -11,7 +11,7 @@ deploy`` runs. It keeps OpenVINO's verbs for its steps, which live below it:
 >>> deploy(artspeed.dense_example(), "/tmp", precision="fp8")
 Traceback (most recent call last):
 ...
-artspeed.InvalidArgumentError: unknown precision 'fp8'; choose fp32, fp16 or int8
+artspeed.InvalidArgumentError: unknown precision 'fp8'; choose f32, f16 or int8
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._result import Result
 from artspeed.core.data import Dataset
 from artspeed.core.errors import InvalidArgumentError, ModelError
@@ -36,7 +37,9 @@ from artspeed.runtimes.openvino import compile_model
 
 __all__ = ["PRECISIONS", "Deployment", "deploy"]
 
-PRECISIONS = ("fp32", "fp16", "int8")   # what the saved IR holds: weights, and int8 activations
+# what the saved IR holds (weights, and int8 activations), in OpenVINO's words
+PRECISIONS = ("f32", "f16", "int8")
+_RENAMED = {"fp32": "f32", "fp16": "f16"}   # the spellings before OpenVINO's
 
 
 
@@ -120,22 +123,20 @@ def _check_classifier_of(reference, dataset) -> None:
             f"{dataset.num_classes} classes; deploy it with the dataset it was trained on")
 
 
-def deploy(model, out, precision: str = "fp32", dataset=None, *,
+def deploy(model, out, precision: str = "f32", dataset=None, *,
            calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
            validation_samples: int | None = None, progress: bool = True,
            safe_mode: bool = True) -> Deployment:
     """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
 
-    ``precision``: ``"fp32"`` (float32 weights), ``"fp16"`` (weights
+    ``precision``: ``"f32"`` (float32 weights), ``"f16"`` (weights
     compressed to FP16) or ``"int8"`` (``nncf.quantize`` on
     ``calibration_samples`` images of ``dataset``, skipping ``ignored_scope``).
     The IR is compiled with the f32 hint and validated against the source
     model on ``dataset``'s test set (or 64 random inputs without a dataset).
     ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
     """
-    if precision not in PRECISIONS:
-        raise InvalidArgumentError(f"unknown precision {precision!r}; choose "
-                                   f"{', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
+    precision = _checks.choice("precision", precision, PRECISIONS, renamed=_RENAMED)
     if dataset is not None and not isinstance(dataset, Dataset):
         raise InvalidArgumentError(f"dataset must be an artspeed Dataset, got "
                                    f"{type(dataset).__name__}; use artspeed.load_dataset")
@@ -151,7 +152,7 @@ def deploy(model, out, precision: str = "fp32", dataset=None, *,
                                ignored_scope=ignored_scope, progress=progress)
     stem = name or (Path(label).stem if isinstance(model, (str, Path)) else label)
     xml = save_ir(ir, Path(out) / f"{stem}_{precision}.xml",
-                  compress_to_fp16=precision == "fp16")
+                  compress_to_fp16=precision == "f16")
     if dataset is not None:
         data = dataset
         if validation_samples is not None:

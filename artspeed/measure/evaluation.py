@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artspeed.core._moved import renamed_property
 from artspeed.core._result import Result
 from artspeed.core.data import Dataset
 from artspeed.core.errors import InvalidArgumentError, ModelError
@@ -128,13 +129,15 @@ class ModelSize(Result):
     files: tuple = ()
 
     @property
-    def gzip_ratio(self) -> float:
-        """How many times smaller gzip makes the model (pruned weights compress well)."""
+    def gzip_times_smaller(self) -> float:
+        """How many times smaller gzip makes the file: size_bytes / gzip_bytes (pruned weights compress well)."""
         return self.size_bytes / self.gzip_bytes if self.gzip_bytes else float("nan")
+
+    gzip_ratio = renamed_property("gzip_ratio", "gzip_times_smaller")
 
     def __repr__(self) -> str:
         return (f"<ModelSize {Path(self.path).name}: {self.size_bytes:,} bytes, "
-                f"{self.gzip_bytes:,} gzipped ({self.gzip_ratio:.1f}x)>")
+                f"{self.gzip_bytes:,} gzipped ({self.gzip_times_smaller:.1f}x smaller)>")
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelSize:
