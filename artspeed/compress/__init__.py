@@ -11,7 +11,9 @@ from artspeed.compress import (
     ptq,
     qat,
     quantization,
+    workflows,
 )
 from artspeed.core._exports import export
 
-__all__ = export(globals(), channels, clustering, distillation, formats, pruning, ptq, qat, quantization)
+__all__ = export(globals(), channels, clustering, distillation, formats, pruning, ptq, qat, quantization,
+                 workflows)
