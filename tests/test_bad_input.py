@@ -89,7 +89,7 @@ CLI_CASES = [
     ("quantize-missing-model", ["quantize", "{dir}/nowhere.keras", "--mode", "int8",
                                 "--out", "{dir}/q.tflite"], "does not exist"),
     ("quantize-tflite-as-model", ["quantize", "{tflite}", "--mode", "int8",
-                                  "--out", "{dir}/q.tflite"], "artspeed train"),
+                                  "--out", "{dir}/q.tflite"], "expected a .keras"),
     # prune
     ("prune-nothing", ["prune", "{keras}", "--out", "{dir}/p.keras"], "--sparsity S"),
     ("prune-sparsity-1.5", ["prune", "{keras}", "--sparsity", "1.5", "--out", "{dir}/p.keras"],
@@ -125,7 +125,7 @@ CLI_CASES = [
      "0 to 4294967295"),
     # deploy
     ("deploy-precision", ["deploy", "{keras}", "--precision", "int4", "--out", "{dir}/ir"],
-     "choose from"),
+     "choose"),
     ("deploy-not-a-model", ["deploy", "{keep}/kept.txt", "--precision", "f32",
                             "--out", "{dir}/ir"], "expected a .keras"),
     ("deploy-calibration-0", ["deploy", "{keras}", "--precision", "int8",
@@ -232,7 +232,7 @@ def _api_cases():
     tiny = FunctionPredictor(lambda x: x, input_shape=(None, 28, 28, 1))
     return [
         ("dataset-unknown", lambda n: artspeed.load_dataset("nope"), "choose one of"),
-        ("dataset-limit-0", lambda n: artspeed.load_dataset("shapes", limit_train=0), "above 0"),
+        ("dataset-limit-0", lambda n: artspeed.load_dataset("shapes", limit_train=0), ">= 1"),
         ("width-bool", lambda n: artspeed.baseline_cnn(width=True), "whole number"),
         ("width-huge", lambda n: artspeed.baseline_cnn(width=10**6), "from 1 to 1024"),
         ("model-seed", lambda n: artspeed.baseline_cnn(seed=-3), "0 to 4294967295"),
@@ -257,7 +257,7 @@ def _api_cases():
         ("deploy-precision", lambda n: artspeed.deploy(n["keras"], n["dir"] / "ir", "int4"),
          "choose"),
         ("representative-0",
-         lambda n: list(artspeed.representative_samples(np.ones((2, 3)), 0)), "above 0"),
+         lambda n: list(artspeed.representative_samples(np.ones((2, 3)), 0)), ">= 1"),
     ]
 
 

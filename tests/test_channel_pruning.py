@@ -107,7 +107,7 @@ def test_a_fraction_that_empties_a_layer_is_refused():
     with pytest.raises(InvalidArgumentError, match="would leave conv1 with no filters"):
         prune_channels(artspeed.baseline_cnn(width=2), 0.8)
     for value in (-0.1, 1.0, "half"):
-        with pytest.raises(InvalidArgumentError, match=r"channel fraction must be in \[0, 1\)"):
+        with pytest.raises(InvalidArgumentError, match=r"channel fraction must be a fraction in \[0, 1\)"):
             prune_channels(artspeed.baseline_cnn(width=2), value)
 
 

@@ -31,7 +31,7 @@ def test_deploy_json_and_bench_the_ir(trained_cnn, tmp_path, precision):  # noqa
 def test_deploy_bad_input(trained_cnn, tmp_path):  # noqa: F811
     _, path = trained_cnn
     cases = [
-        (["deploy", str(path), "--precision", "int4", "--out", str(tmp_path)], "invalid choice"),
+        (["deploy", str(path), "--precision", "int4", "--out", str(tmp_path)], "unknown precision"),
         (["deploy", str(tmp_path / "gone.keras"), "--precision", "f32", "--out", str(tmp_path)],
          "does not exist"),
         (["deploy", str(path), "--precision", "f32", "--dataset", "imagenet",

@@ -70,8 +70,8 @@ def test_cli_distill(saved_model, tmp_path, capsys):
     (["--sparsity", "-0.2"], r"sparsity must be a fraction in \[0, 1\)"),
     (["--m-by-n", "4,4"], "invalid N:M pattern"),
     (["--m-by-n", "2-4"], "invalid N:M pattern"),
-    (["--sparsity", "0.5", "--m-by-n", "2,4"], "give --sparsity or --m-by-n, not both"),
-    (["--channels", "1.2"], r"--channels must be a fraction in \[0, 1\)"),
+    (["--sparsity", "0.5", "--m-by-n", "2,4"], "give sparsity or m_by_n, not both"),
+    (["--channels", "1.2"], r"channels must be a fraction in \[0, 1\)"),
     (["--channels", "0.9"], "would leave conv1 with no filters"),
     ([], "say what to prune"),
     (["--sparsity", "0.5", "--skip", "conv1", "conv2", "dense", "logits"],
@@ -96,9 +96,9 @@ def test_cli_bad_files_are_one_line(tmp_path, saved_model):
     assert result.returncode == 2 and len(lines) == 1 and "does not exist" in lines[0]
     result = run_cli("distill", str(saved_model), "--out", str(tmp_path / "s.tflite"))
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and "--out must name a .keras" in lines[0]
+    assert result.returncode == 2 and len(lines) == 1 and "out must name a .keras" in lines[0]
     result = run_cli("distill", str(saved_model), "--alpha", "3", "--out", str(tmp_path / "s.keras"))
-    assert result.returncode == 2 and "--alpha must be in [0, 1]" in result.stderr
+    assert result.returncode == 2 and "alpha must be a fraction in [0, 1]" in result.stderr
 
 
 def test_cli_keras3_file_is_refused(tmp_path):

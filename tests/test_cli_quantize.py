@@ -38,9 +38,9 @@ def test_cli_quantize_every_mode(mode, extra, dtypes, saved_model, tmp_path, cap
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--mode", "int8", "--out", "q.onnx"], "--out must name a .tflite file"),
-    (["--mode", "dynamic", "--io", "uint8", "--out", "q.tflite"], "--io uint8 is not available"),
-    (["--mode", "int8", "--epochs", "2", "--out", "q.tflite"], "--epochs applies to --mode qat"),
+    (["--mode", "int8", "--out", "q.onnx"], "out must name a .tflite file"),
+    (["--mode", "dynamic", "--io", "uint8", "--out", "q.tflite"], "input_type='uint8' is not available"),
+    (["--mode", "int8", "--epochs", "2", "--out", "q.tflite"], "epochs applies to mode 'qat' only"),
     (["--mode", "int8", "--dataset", "nope", "--out", "q.tflite"], "unknown dataset 'nope'"),
 ])
 def test_cli_bad_arguments_are_one_line(args, match, saved_model, capsys):

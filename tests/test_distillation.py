@@ -60,8 +60,8 @@ def test_distiller_is_a_keras_model_with_a_train_step(teacher, shapes_small):
 @pytest.mark.parametrize("kwargs, match", [
     ({"temperature": 0}, "temperature must be a finite number above 0"),
     ({"temperature": -1.0}, "temperature must be a finite number above 0"),
-    ({"alpha": 1.5}, r"alpha must be in \[0, 1\]"),
-    ({"alpha": -0.1}, r"alpha must be in \[0, 1\]"),
+    ({"alpha": 1.5}, r"alpha must be a fraction in \[0, 1\]"),
+    ({"alpha": -0.1}, r"alpha must be a fraction in \[0, 1\]"),
 ])
 def test_bad_temperature_and_alpha(kwargs, match):
     with pytest.raises(InvalidArgumentError, match=match):

@@ -45,7 +45,7 @@ def test_train_refuses_an_existing_folder_as_out_and_keeps_it(tmp_path, capsys):
     assert main(["train", "--dataset", "shapes", "--epochs", "1", "--limit-train", "50",
                  "--out", str(folder)]) == 2
     line = _one_line(capsys)
-    assert f"'{folder}' is a folder; --out needs a file path such as {folder}/model.keras" in line
+    assert f"'{folder}' is a folder; give a file path such as {folder}/model.keras" in line
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert (folder / "notes.txt").read_text() == "keep me"
 

@@ -11,10 +11,9 @@ import argparse
 import json
 
 from artspeed.core import _checks, config
-from artspeed.core._io import check_file_target, check_writable_dir
 from artspeed.core.config import DEFAULT_DATASET_HELP
-from artspeed.core.data import DATASETS, load_dataset
-from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.data import DatasetChoice, as_dataset
+from artspeed.core.errors import InvalidArgumentError
 
 
 def _checked(convert, check, what: str):
@@ -89,40 +88,13 @@ def _add_unsafe_argument(parser) -> None:
                         "objects); runs that code: only for files you trust")
 
 
-def _dataset_for(args):
-    """``--dataset``, or None when it was not given (so ``load_dataset`` may fall back
-    from the default); an unknown name fails here, before TensorFlow loads."""
-    name = args.dataset or config.default_dataset()
-    if name not in DATASETS:
-        load_dataset(name)  # raises the unknown-dataset error
-    return args.dataset or None
+def _dataset_choice(args) -> DatasetChoice:
+    """--dataset and --limit-train as a plain value (checked now, loaded when needed)."""
+    return DatasetChoice(args.dataset or None, args.limit_train)
 
 
-def _load_data(args, name: str | None, epochs: int | None = None):
+def _load_data(args, epochs: int):
     """The dataset (2,000 training images in fast mode) and the epochs to run:
     ``--epochs``, else ``epochs`` (1 in fast mode)."""
-    fast = config.fast_mode()
-    dataset = load_dataset(name, limit_train=args.limit_train or (2000 if fast else None))
-    chosen = getattr(args, "epochs", None) or (1 if fast or epochs is None else epochs)
-    return dataset, chosen
-
-
-def _check_out(out, suffixes=(".keras", ".h5")) -> None:
-    """``out`` names a file (not a folder) ending in one of ``suffixes``, in a folder
-    that can be written: checked before any work starts."""
-    check_file_target(out, "--out needs", suffixes[0])
-    if out.suffix not in suffixes:
-        kinds = suffixes[0] + "".join(f" (or {x})" for x in suffixes[1:])
-        raise InvalidArgumentError(f"--out must name a {kinds} file, got '{out}'")
-    check_writable_dir(out.parent)
-
-
-def _check_model_and_out(model_path, out, suffixes=(".keras", ".h5"), what="MODEL") -> None:
-    """Cheap checks before TensorFlow loads: the Keras model exists, ``out`` ends in
-    one of ``suffixes`` and its folder can be written."""
-    if not model_path.exists():
-        raise ModelError(f"no model at '{model_path}': the path does not exist")
-    if model_path.suffix not in (".keras", ".h5") and not (model_path / "saved_model.pb").exists():
-        raise ModelError(f"{what} '{model_path}' is not a Keras model; expected a .keras or .h5 "
-                         "file or a SavedModel folder (train one with `artspeed train`)")
-    _check_out(out, suffixes)
+    dataset = as_dataset(_dataset_choice(args))
+    return dataset, args.epochs or (1 if config.fast_mode() else epochs)

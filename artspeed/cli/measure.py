@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from artspeed.cli._args import (
     _add_unsafe_argument,
-    _dataset_for,
     _emit,
     _input_shape,
     _positive_float,
     _positive_int,
     _threads,
 )
-from artspeed.core._io import check_writable_dir
 from artspeed.core.config import DEFAULT_DATASET_HELP
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
 from artspeed.core.frameworks import tf_keras
-from artspeed.core.saving import load_model
+from artspeed.core.saving import load_model, model_kind
 from artspeed.measure.benchmarking import benchmark
 from artspeed.measure.profiler import profile
 from artspeed.measure.scenarios import SCENARIOS, run_scenario
 from artspeed.runtimes.factory import RUNTIMES, load_predictor
-from artspeed.runtimes.ir import check_ir
 from artspeed.runtimes.openvino import HINTS, INFERENCE_PRECISIONS
 from artspeed.tour.run import run_tour
 
@@ -43,47 +40,39 @@ def _bench_payload(result, scenario: str) -> dict:
 
 
 def _cmd_bench(args) -> int:
-    from pathlib import Path
-
-    for model in args.models:  # cheap checks before TensorFlow or OpenVINO load
-        path = Path(model)
-        if not path.exists():
-            raise ModelError(f"no model at '{model}': the path does not exist")
-        if not (path.suffix in (".keras", ".h5", ".tflite", ".xml")
-                or (path / "saved_model.pb").exists()):
-            raise ModelError(f"'{model}' is not a model artspeed can run; expected a .keras "
-                             "or .h5 file, a SavedModel folder, a .tflite file or an .xml")
-        if path.suffix == ".xml":
-            check_ir(path)
-
-    options = {}
-    for key in ("hint", "streams", "precision"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
+    options = {key: getattr(args, key) for key in ("hint", "streams", "precision")
+               if getattr(args, key) is not None}
     if args.precision == "default":
         options["precision"] = None
     scenario = args.scenario or "benchmark"
-    payloads, notes = [], []
-    for model in args.models:
-        predictor = load_predictor(model, args.runtime, mode=args.mode, threads=args.threads,
-                                   safe_mode=not args.unsafe, **options)
-        if args.scenario is None:
-            duration = args.duration if args.duration or args.iterations else 1.0
-            result = benchmark(predictor, args.batch_size, iterations=args.iterations,
-                               duration_s=duration, warmup=args.warmup, name=model,
-                               warn=False)
-            if result.noisy:
-                notes.append(f"note: {model} was noisy (spread {result.robust_cv:.0%} around "
-                             "the median); trust the p50, or rerun on a quieter machine")
-        else:
-            result = run_scenario(predictor, args.scenario, duration_s=args.duration,
-                                  batch_size=args.batch_size if args.batch_size > 1 else None,
-                                  latency_bound_ms=args.latency_bound_ms,
-                                  target_qps=args.target_qps)
-        payload = _bench_payload(result, scenario)
-        payload["model"] = model
-        payloads.append(payload)
-        predictor.close()
+    predictors = []
+    try:   # every model is opened (and checked by the library) before any is measured
+        for model in args.models:
+            predictors.append(load_predictor(model, args.runtime, mode=args.mode,
+                                             threads=args.threads, safe_mode=not args.unsafe,
+                                             **options))
+        payloads, notes = [], []
+        for model, predictor in zip(args.models, predictors):
+            if args.scenario is None:
+                duration = args.duration if args.duration or args.iterations else 1.0
+                result = benchmark(predictor, args.batch_size, iterations=args.iterations,
+                                   duration_s=duration, warmup=args.warmup, name=model,
+                                   warn=False)
+                if result.noisy:
+                    notes.append(f"note: {model} was noisy (spread {result.robust_cv:.0%} "
+                                 "around the median); trust the p50, or rerun on a quieter "
+                                 "machine")
+            else:
+                result = run_scenario(predictor, args.scenario, duration_s=args.duration,
+                                      batch_size=args.batch_size if args.batch_size > 1 else None,
+                                      latency_bound_ms=args.latency_bound_ms,
+                                      target_qps=args.target_qps)
+            payload = _bench_payload(result, scenario)
+            payload["model"] = model
+            payloads.append(payload)
+    finally:
+        for predictor in predictors:
+            predictor.close()
     base = payloads[0]["latency_ms"]["p50"]
     for payload in payloads:
         p50 = payload["latency_ms"]["p50"]
@@ -152,7 +141,7 @@ def _profile_model(spec: str, input_shape, safe_mode: bool = True):
     if prefix is None:
         path = Path(spec)
         if not path.exists():
-            if path.suffix in (".keras", ".h5") or "/" in spec or "\\" in spec:
+            if model_kind(path) == "keras" or "/" in spec or "\\" in spec:
                 raise ModelError(f"no model at '{spec}': the path does not exist")
             raise InvalidArgumentError(f"unknown SPEC {spec!r}; expected {_PROFILE_FORMS}")
         if input_shape:
@@ -217,13 +206,12 @@ def _add_profile(commands) -> None:
 def _cmd_tour(args) -> int:
     from pathlib import Path
 
-    check_writable_dir(args.out)  # fail before any work starts
-    name = _dataset_for(args)
+    # run_tour checks the variants, the dataset and --out; a missing model it finds only
+    # after it made the output folder, so that one is checked here
     if args.model is not None and not Path(args.model).exists():
         raise ModelError(f"no model at '{args.model}': the path does not exist")
-
     variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
-    result = run_tour(args.model, name, quick=args.quick, out=args.out,
+    result = run_tour(args.model, args.dataset or None, quick=args.quick, out=args.out,
                       progress=not args.json, variants=variants, safe_mode=not args.unsafe)
     report = Path(result.out) / "report.html"
     _emit(args, {**result.to_dict(), "report": str(report),

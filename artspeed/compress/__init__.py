@@ -12,8 +12,9 @@ from artspeed.compress import (
     qat,
     quantization,
     results,
+    workflows,
 )
 from artspeed.core._exports import export
 
 __all__ = export(globals(), channels, clustering, distillation, formats, pruning, ptq, qat, quantization,
-                 results)
+                 results, workflows)

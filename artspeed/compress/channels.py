@@ -120,11 +120,8 @@ def filter_norms(model, layer: str, norm: str = "l1") -> np.ndarray:
 
 
 def _check_fraction(fraction) -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
-            or not 0 <= fraction < 1:
-        raise InvalidArgumentError(f"the channel fraction must be in [0, 1), got {fraction!r}; "
-                                   "0.5 removes half the filters of each pruned layer")
-    return float(fraction)
+    return _checks.fraction("the channel fraction", fraction,
+                            "0.5 removes half the filters of each pruned layer")
 
 
 def _keep_count(name: str, filters: int, fraction: float) -> int:

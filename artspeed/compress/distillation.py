@@ -24,7 +24,7 @@ last Dense), or through the input of a final Softmax layer.
 >>> artspeed.Distiller(artspeed.baseline_cnn(width=4), artspeed.baseline_cnn(width=2), alpha=2)
 Traceback (most recent call last):
 ...
-artspeed.InvalidArgumentError: alpha must be in [0, 1] (the weight of the label loss), got 2
+artspeed.InvalidArgumentError: alpha must be a fraction in [0, 1], got 2; the weight of the label loss
 """
 
 from __future__ import annotations
@@ -127,9 +127,7 @@ def _check_arguments(teacher, student, temperature, alpha) -> None:
     check_tf_keras_model(teacher, "artspeed.Distiller (teacher)")
     check_tf_keras_model(student, "artspeed.Distiller (student)")
     _checks.positive_finite("temperature", temperature)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise InvalidArgumentError(f"alpha must be in [0, 1] (the weight of the label loss), "
-                                   f"got {alpha!r}")
+    _checks.fraction("alpha", alpha, "the weight of the label loss", closed=True)
     if tuple(teacher.input_shape) != tuple(student.input_shape) \
             or teacher.output_shape != student.output_shape:
         raise InvalidArgumentError(

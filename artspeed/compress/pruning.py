@@ -36,6 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from artspeed.compress.results import CompressionResult
+from artspeed.core import _checks
+from artspeed.core._checks import m_by_n as check_m_by_n
+from artspeed.core._checks import sparsity as check_sparsity
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
@@ -49,47 +52,6 @@ __all__ = ["SCHEDULES", "LayerSparsity", "SparsityReport", "PruningResult", "Spa
 
 SCHEDULES = ("constant", "polynomial")
 _PREFIX = "prune_low_magnitude_"
-
-
-def check_sparsity(sparsity) -> float:
-    """Return ``sparsity`` as a float if it is a fraction in [0, 1); else raise.
-
-    >>> check_sparsity(0.8)
-    0.8
-    """
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)) \
-            or not 0 <= sparsity < 1:
-        raise InvalidArgumentError(f"sparsity must be a fraction in [0, 1), got {sparsity!r}; "
-                                   "0.8 prunes 80% of the weights")
-    return float(sparsity)
-
-
-def check_m_by_n(m_by_n) -> tuple[int, int]:
-    """``(m, n)`` as two ints if it is a valid N:M pattern (m zeros in every n); else raise.
-
-    Accepts a pair or text like ``"2,4"`` or ``"2:4"``.
-
-    >>> check_m_by_n("2:4")
-    (2, 4)
-    >>> check_m_by_n((4, 4))
-    Traceback (most recent call last):
-    ...
-    artspeed.InvalidArgumentError: invalid N:M pattern (4, 4): it means m zeros in every block of n consecutive weights, so it needs whole numbers 1 <= m < n, such as (2, 4)
-    """
-    value = m_by_n
-    if isinstance(value, str):
-        try:
-            value = tuple(int(part) for part in value.replace(":", ",").split(","))
-        except ValueError:
-            value = m_by_n
-    ok = (isinstance(value, (tuple, list)) and len(value) == 2
-          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-          and 1 <= value[0] < value[1])
-    if not ok:
-        raise InvalidArgumentError(
-            f"invalid N:M pattern {m_by_n!r}: it means m zeros in every block of n consecutive "
-            "weights, so it needs whole numbers 1 <= m < n, such as (2, 4)")
-    return int(value[0]), int(value[1])
 
 
 def _registry():
@@ -151,8 +113,7 @@ def pruning_schedule(schedule: str, target_sparsity: float, total_steps: int,
     target_sparsity = check_sparsity(target_sparsity)
     if schedule not in SCHEDULES:
         raise InvalidArgumentError(f"unknown schedule {schedule!r}; choose constant or polynomial")
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise InvalidArgumentError(f"total_steps must be a whole number >= 1, got {total_steps!r}")
+    total_steps = _checks.whole_number("total_steps", total_steps)
     frequency = frequency or max(1, total_steps // 20)
     if schedule == "constant":
         return tfmot.sparsity.keras.ConstantSparsity(target_sparsity, 0, frequency=frequency)

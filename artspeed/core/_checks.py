@@ -23,8 +23,9 @@ import numpy as np
 
 from artspeed.core.errors import InvalidArgumentError
 
-__all__ = ["choice", "whole_number", "seed", "positive_finite", "threads", "max_threads",
-           "available_memory_bytes", "check_batch_memory", "MAX_SEED", "MAX_WIDTH"]
+__all__ = ["choice", "whole_number", "seed", "positive_finite", "fraction", "sparsity", "m_by_n",
+           "threads", "max_threads", "available_memory_bytes", "check_batch_memory",
+           "MAX_SEED", "MAX_WIDTH"]
 
 MAX_SEED = 2**32 - 1          # what NumPy and TensorFlow take as a seed
 MAX_WIDTH = 1024              # filters in the baseline's first layer (32 by default)
@@ -75,6 +76,57 @@ def positive_finite(name: str, value) -> float:
             or not math.isfinite(value) or value <= 0:
         raise InvalidArgumentError(f"{name} must be a finite number above 0, got {value!r}")
     return float(value)
+
+
+def fraction(name: str, value, hint: str = "", *, closed: bool = False) -> float:
+    """A fraction in [0, 1) (or [0, 1] when ``closed``), as a float; ``hint`` ends the error.
+
+    >>> fraction("alpha", 1, closed=True)
+    1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (0 <= value <= 1 if closed else 0 <= value < 1):
+        span = "[0, 1]" if closed else "[0, 1)"
+        raise InvalidArgumentError(f"{name} must be a fraction in {span}, got {value!r}"
+                                   + (f"; {hint}" if hint else ""))
+    return float(value)
+
+
+def sparsity(value) -> float:
+    """A pruning sparsity: a fraction in [0, 1).
+
+    >>> sparsity(0.8)
+    0.8
+    """
+    return fraction("sparsity", value, "0.8 prunes 80% of the weights")
+
+
+def m_by_n(value) -> tuple[int, int]:
+    """``(m, n)`` as two ints if it is a valid N:M pattern (m zeros in every n); else raise.
+
+    Accepts a pair or text like ``"2,4"`` or ``"2:4"``.
+
+    >>> m_by_n("2:4")
+    (2, 4)
+    >>> m_by_n((4, 4))
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: invalid N:M pattern (4, 4): it means m zeros in every block of n consecutive weights, so it needs whole numbers 1 <= m < n, such as (2, 4)
+    """
+    pair = value
+    if isinstance(pair, str):
+        try:
+            pair = tuple(int(part) for part in pair.replace(":", ",").split(","))
+        except ValueError:
+            pair = value
+    ok = (isinstance(pair, (tuple, list)) and len(pair) == 2
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
+          and 1 <= pair[0] < pair[1])
+    if not ok:
+        raise InvalidArgumentError(
+            f"invalid N:M pattern {value!r}: it means m zeros in every block of n consecutive "
+            "weights, so it needs whole numbers 1 <= m < n, such as (2, 4)")
+    return int(pair[0]), int(pair[1])
 
 
 def max_threads() -> int:

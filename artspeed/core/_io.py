@@ -31,7 +31,7 @@ from pathlib import Path
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["atomic_path", "write_text_atomic", "ensure_writable_dir", "check_writable_dir",
-           "check_file_target",
+           "check_out_file", "check_file_target",
            "temporary_path", "remove_stale_temporaries", "signals_deferred"]
 
 # .{name}.artspeed-{pid}.{8 random characters from mkstemp}{suffix}
@@ -52,6 +52,23 @@ def check_file_target(path, what: str = "give", example_suffix: str | None = Non
     kind = "a broken symbolic link" if path.is_symlink() else "not a regular file"
     raise InvalidArgumentError(f"'{path}' is {kind}; artspeed replaces files only: remove it "
                                "or choose another path")
+
+
+def check_out_file(out, suffixes=(".keras", ".h5")) -> Path:
+    """``out`` names a file (not a folder) ending in one of ``suffixes``, in a folder
+    that can be written: for checks before any work starts.
+
+    >>> check_out_file("q.onnx", (".tflite",))
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: out must name a .tflite file, got 'q.onnx'
+    """
+    out = check_file_target(out, "give", suffixes[0])
+    if out.suffix not in suffixes:
+        kinds = suffixes[0] + "".join(f" (or {x})" for x in suffixes[1:])
+        raise InvalidArgumentError(f"out must name a {kinds} file, got '{out}'")
+    check_writable_dir(out.parent)
+    return out
 
 
 def _pid_alive(pid: int) -> bool:

@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from artspeed.core import config
+from artspeed.core import _checks, config
 from artspeed.core._result import html_table
 from artspeed.core.errors import DatasetError, InvalidArgumentError, first_line
 from artspeed.core.frameworks import tf, tf_keras
 from artspeed.core.shapes import SHAPE_NAMES, make_shapes
 
-__all__ = ["Dataset", "DATASETS", "load_dataset", "representative_samples"]
+__all__ = ["Dataset", "DATASETS", "DatasetChoice", "load_dataset", "as_dataset",
+           "representative_samples"]
 
 _FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
             "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -136,8 +137,7 @@ def _pipeline(x, y, batch_size: int, seed: int | None):
 
 
 def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a whole number above 0, got {value!r}")
+    _checks.whole_number(name, value)
 
 
 def _offline_help(name: str) -> str:
@@ -359,6 +359,51 @@ def load_dataset(name: str | None = None, *, limit_train: int | None = None,
     names = spec.class_names or SHAPE_NAMES
     return Dataset(name, x_train[:limit_train], y_train[:limit_train],
                    x_test[:limit_test], y_test[:limit_test], tuple(names), source)
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A dataset to load when it is needed: by ``name`` (None: the default, which may
+    fall back to ``shapes``), the first ``limit_train`` training images (2,000 in
+    fast mode). Both are checked when it is made, before anything loads.
+
+    >>> DatasetChoice("shapes", limit_train=0)
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: limit_train must be a whole number >= 1, got 0
+    """
+
+    name: str | None = None
+    limit_train: int | None = None
+
+    def __post_init__(self):
+        if (self.name or config.default_dataset()) not in DATASETS:
+            load_dataset(self.name)  # raises the unknown-dataset error, loads nothing
+        if self.limit_train is not None:
+            _checks.whole_number("limit_train", self.limit_train)
+
+    def load(self) -> Dataset:
+        """``load_dataset`` with this name and limit."""
+        limit = self.limit_train or (2000 if config.fast_mode() else None)
+        return load_dataset(self.name, limit_train=limit)
+
+
+def as_dataset(dataset=None) -> Dataset:
+    """``dataset`` if it is a Dataset; else load it: a name, a ``DatasetChoice``, or
+    None for the default (with 2,000 training images in fast mode).
+
+    >>> as_dataset(load_dataset("shapes", limit_train=10)).name
+    'shapes'
+    """
+    if isinstance(dataset, Dataset):
+        return dataset
+    if dataset is None or isinstance(dataset, str):
+        dataset = DatasetChoice(dataset)
+    if not isinstance(dataset, DatasetChoice):
+        raise InvalidArgumentError(f"expected an artspeed Dataset, a dataset name or a "
+                                   f"DatasetChoice, got {type(dataset).__name__}; "
+                                   "use artspeed.load_dataset")
+    return dataset.load()
 
 
 def representative_samples(data, num_samples: int = 100, seed: int = 0):

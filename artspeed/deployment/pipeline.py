@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from artspeed.core import _checks
+from artspeed.core._io import check_writable_dir
 from artspeed.core._result import Result
-from artspeed.core.data import Dataset
+from artspeed.core.data import Dataset, DatasetChoice, as_dataset
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model
 from artspeed.core.saving import load_model, model_kind
@@ -137,13 +138,16 @@ def deploy(model, out, precision: str = "f32", dataset=None, *,
     ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
     """
     precision = _checks.choice("precision", precision, PRECISIONS, renamed=_RENAMED)
-    if dataset is not None and not isinstance(dataset, Dataset):
+    if dataset is not None and not isinstance(dataset, (Dataset, DatasetChoice, str)):
         raise InvalidArgumentError(f"dataset must be an artspeed Dataset, got "
                                    f"{type(dataset).__name__}; use artspeed.load_dataset")
     if precision == "int8" and dataset is None:
         raise InvalidArgumentError("int8 needs a dataset to calibrate activation ranges: pass "
                                    "artspeed.load_dataset(...) (its training images are used)")
+    calibration_samples = _checks.whole_number("calibration_samples", calibration_samples)
+    check_writable_dir(out)
     source, reference, label = _reference(model, safe_mode)
+    dataset = None if dataset is None else as_dataset(dataset)   # loaded after the checks
     if dataset is not None:   # before anything is converted or written
         _check_classifier_of(reference, dataset)
     ir = convert_model(source)
