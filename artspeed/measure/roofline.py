@@ -20,7 +20,8 @@ best case), so a point's height is what it could reach, not what it measured.
 >>> peak = measure_machine_peak(matmul_size=128, copy_bytes=2**20, repeats=2)
 >>> peak.flops_per_s > 0 and peak.bytes_per_s > 0
 True
->>> peak.bound(0.01), peak.bound(1e6)
+>>> ridge = peak.ridge_flops_per_byte   # measured: whatever this machine gives
+>>> peak.bound(ridge / 10), peak.bound(ridge * 10)
 ('memory', 'compute')
 """
 
