@@ -26,7 +26,7 @@ from pathlib import Path
 
 from artspeed.core._io import write_text_atomic
 
-__all__ = ["Result", "to_plain", "html_table"]
+__all__ = ["Result", "to_plain", "html_table", "text_table"]
 
 
 def to_plain(value):
@@ -63,6 +63,21 @@ def html_table(rows, header=None, caption: str | None = None) -> str:
         parts.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>")
     parts.append("</table>")
     return "".join(parts)
+
+
+def text_table(rows, header) -> str:
+    """The same rows as ``html_table``, as aligned text: the first column left, the rest right.
+
+    >>> print(text_table([("int8", "3.99"), ("float32", "1.00")], header=("variant", "x")))
+    variant     x
+    int8     3.99
+    float32  1.00
+    """
+    rows = [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+                     for row in (header, *rows))
 
 
 class Result:
