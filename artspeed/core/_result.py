@@ -66,17 +66,22 @@ def html_table(rows, header=None, caption: str | None = None) -> str:
 
 
 def text_table(rows, header) -> str:
-    """The same rows as ``html_table``, as aligned text: the first column left, the rest right.
+    """The same rows as ``html_table``, as aligned text: numbers to the right, words to the left.
 
-    >>> print(text_table([("int8", "3.99"), ("float32", "1.00")], header=("variant", "x")))
-    variant     x
-    int8     3.99
+    >>> print(text_table([("int8", "3.99", "size"), ("float32", "1.00", "")],
+    ...                  header=("variant", "x", "frontier")))
+    variant     x  frontier
+    int8     3.99  size
     float32  1.00
     """
     rows = [tuple(str(c) for c in row) for row in rows]
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    header = tuple(str(h) for h in header)
+    columns = list(zip(header, *rows))
+    widths = [max(len(c) for c in column) for column in columns]
+    numeric = [all(c in ("", "-") or c[0] in "0123456789+-." for c in column[1:])
+               for column in columns]
+    return "\n".join("  ".join(c.rjust(w) if right else c.ljust(w)
+                               for c, w, right in zip(row, widths, numeric)).rstrip()
                      for row in (header, *rows))
 
 
