@@ -128,6 +128,12 @@ def test_a_model_of_the_wrong_shape_is_refused_with_the_shape_it_needs(tmp_path)
 def test_unknown_variants_and_an_unwritable_out_fail_before_any_work(tmp_path):
     with pytest.raises(InvalidArgumentError, match="unknown variants"):
         artspeed.run_tour(dataset="shapes", out=tmp_path / "t", variants=["tflite-int3"])
+    names = [name for name, _ in tour_module.VARIANTS]
+    assert {"openvino-f32", "openvino-int8"} <= set(names) and "openvino-fp32" not in names
+    with pytest.warns(DeprecationWarning, match="'openvino-fp32' is now called 'openvino-f32'"), \
+            pytest.raises(InvalidArgumentError, match=r"unknown variants \['tflite-int3'\]"):
+        artspeed.run_tour(dataset="shapes", out=tmp_path / "t",
+                          variants=["openvino-fp32", "tflite-int3"])
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = run_cli("tour", "--quick", "--dataset", "shapes", "--out", str(blocker / "tour"))

@@ -43,6 +43,7 @@ from artspeed.core._io import (
     ensure_writable_dir,
     write_text_atomic,
 )
+from artspeed.core._moved import renamed_word
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
@@ -370,7 +371,8 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     """
     started = time.perf_counter()
     names = [n for n, _ in VARIANTS]
-    chosen = list(variants) if variants is not None else names
+    chosen = ([renamed_word("tour variant", n) for n in variants] if variants is not None
+              else names)
     unknown = [n for n in chosen if n not in names]
     if unknown or not chosen:
         raise InvalidArgumentError(f"unknown variants {unknown}; choose from {', '.join(names)}")
