@@ -1,5 +1,6 @@
 """The tour: variants built and measured alike, a report, resume, and bad input."""
 
+import html
 import json
 import re
 
@@ -51,12 +52,20 @@ def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
     fastest = result[result.picks["latency"]]
     assert result.targets["fastest_within_1pt_speedup_vs_predict"] == pytest.approx(
         base.p50_ms / fastest.p50_ms)
+    smallest = result[result.picks["size"]]
+    times_smaller = result.targets["smallest_within_1pt_gzip_times_smaller"]
+    assert times_smaller == pytest.approx(base.gzip_bytes / smallest.gzip_bytes) and \
+        times_smaller >= 1
 
 
 def test_results_json_and_a_self_contained_report(small_tour):
     result, out, _ = small_tour
     again = artspeed.load_tour(out)
     assert again == result
+    older = result.to_dict()   # results.json from before "× smaller" was the one word
+    older["targets"]["smallest_within_1pt_gzip_ratio"] = older["targets"].pop(
+        "smallest_within_1pt_gzip_times_smaller")
+    assert artspeed.TourResult.from_dict(older) == result
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 3       # two Pareto plots and the curves
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
@@ -64,6 +73,12 @@ def test_results_json_and_a_self_contained_report(small_tour):
     for v in result.variants:
         assert v.name in page
     assert f"{result.baseline.accuracy:.2%}" in page
+    header, rows = result.table_rows()
+    assert len(rows) == len(result.variants) and "× smaller" in header
+    text, view = result.table(), result._repr_html_()
+    for row in rows:
+        for cell in row:
+            assert cell in text and html.escape(cell) in view and html.escape(cell) in page
     assert "What to pick" in page and "Environment" in page
 
 

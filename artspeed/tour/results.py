@@ -119,6 +119,11 @@ class TourResult(Result):
         data["variants"] = tuple(VariantMeasurement.from_dict(v) for v in data["variants"])
         for key in ("pareto_latency", "pareto_size"):
             data[key] = tuple(data.get(key, ()))
+        targets = dict(data.get("targets", {}))   # results.json written before the renaming
+        if "smallest_within_1pt_gzip_ratio" in targets:
+            targets["smallest_within_1pt_gzip_times_smaller"] = targets.pop(
+                "smallest_within_1pt_gzip_ratio")
+        data["targets"] = targets
         return super().from_dict(data)
 
     def table_rows(self) -> tuple[tuple, list]:
