@@ -147,11 +147,21 @@ def test_compare_variants(converted, trained, shapes_small):
     table = artspeed.compare_variants(
         {"float32": converted["float32"], "int8": converted["int8"], "keras": trained},
         shapes_small, trained, rounds=1, duration_s=0.05)
-    assert table.baseline == "float32" and table.size_ratio("float32") == 1.0
+    assert table.baseline == "float32" and table.times_smaller("float32") == 1.0
     assert table["int8"].size_bytes == converted["int8"].size_bytes
+    assert table.times_smaller("int8") == pytest.approx(
+        converted["float32"].size_bytes / converted["int8"].size_bytes) and \
+        table.times_smaller("int8") > 2.5
+    with pytest.warns(DeprecationWarning, match="times_smaller"):
+        assert table.size_ratio("int8") == pytest.approx(1 / table.times_smaller("int8"))
+    lat = table["int8"].latency_stats_ms
+    assert 0 < lat["p50"] <= lat["p99"] and lat["p50"] == table["int8"].latency_ms
+    assert table["int8"].throughput_per_s > 0 and not table.skipped
     assert table["keras"].agreement == 1.0 and table["keras"].path is None
     assert table.speedup("int8") > 0 and table["int8"].latency_ms > 0
-    assert "int8" in str(table) and "<table" in table._repr_html_()
+    text, page = str(table), table._repr_html_()
+    assert "int8" in text and "× smaller" in text and "<table" in page and "× smaller" in page
+    assert f"{table.times_smaller('int8'):.2f}" in text and f"{table.times_smaller('int8'):.2f}" in page
     assert type(table).from_json(table.to_json()) == table
     with pytest.raises(InvalidArgumentError, match="baseline 'fp64' is not one of"):
         artspeed.compare_variants({"a": trained}, shapes_small, trained, baseline="fp64")

@@ -1,5 +1,6 @@
 """The tour: variants built and measured alike, a report, resume, and bad input."""
 
+import html
 import json
 import re
 
@@ -51,12 +52,20 @@ def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
     fastest = result[result.picks["latency"]]
     assert result.targets["fastest_within_1pt_speedup_vs_predict"] == pytest.approx(
         base.p50_ms / fastest.p50_ms)
+    smallest = result[result.picks["size"]]
+    times_smaller = result.targets["smallest_within_1pt_gzip_times_smaller"]
+    assert times_smaller == pytest.approx(base.gzip_bytes / smallest.gzip_bytes) and \
+        times_smaller >= 1
 
 
 def test_results_json_and_a_self_contained_report(small_tour):
     result, out, _ = small_tour
     again = artspeed.load_tour(out)
     assert again == result
+    older = result.to_dict()   # results.json from before "× smaller" was the one word
+    older["targets"]["smallest_within_1pt_gzip_ratio"] = older["targets"].pop(
+        "smallest_within_1pt_gzip_times_smaller")
+    assert artspeed.TourResult.from_dict(older) == result
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 3       # two Pareto plots and the curves
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
@@ -64,24 +73,34 @@ def test_results_json_and_a_self_contained_report(small_tour):
     for v in result.variants:
         assert v.name in page
     assert f"{result.baseline.accuracy:.2%}" in page
+    header, rows = result.table_rows()
+    assert len(rows) == len(result.variants) and "× smaller" in header
+    text, view = result.table(), result._repr_html_()
+    for row in rows:
+        for cell in row:
+            assert cell in text and html.escape(cell) in view and html.escape(cell) in page
     assert "What to pick" in page and "Environment" in page
 
 
 def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch):
     result, out, data = small_tour
     state = json.loads((out / "state.json").read_text())
-    assert {"baseline", "measure", "curves", "variant:tflite-int8"} <= set(state["steps"])
+    steps = [name for name, _, _ in tour_module._steps(["keras", *VARIANTS])]
+    assert list(state["steps"]) == steps == [
+        "baseline", "variant:keras", "variant:tflite-float32", "variant:tflite-int8",
+        "measure", "picks", "curves", "report"]
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished step ran again")
 
     monkeypatch.setenv("ARTSPEED_FAST", "1")
-    monkeypatch.setattr(tour_module, "_prepare_baseline", must_not_run)
-    monkeypatch.setattr(tour_module, "_measure", must_not_run)
+    for step in ("_baseline", "_prepare_baseline", "_variant", "_measure", "_picks", "_curves"):
+        monkeypatch.setattr(tour_module, step, must_not_run)
     (out / "report.html").unlink()
     again = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
                               variants=VARIANTS)
     assert [v.to_dict() for v in again.variants] == [v.to_dict() for v in result.variants]
+    assert (again.picks, again.pareto_latency) == (result.picks, result.pareto_latency)
     assert (out / "report.html").exists()
 
 
@@ -124,6 +143,12 @@ def test_a_model_of_the_wrong_shape_is_refused_with_the_shape_it_needs(tmp_path)
 def test_unknown_variants_and_an_unwritable_out_fail_before_any_work(tmp_path):
     with pytest.raises(InvalidArgumentError, match="unknown variants"):
         artspeed.run_tour(dataset="shapes", out=tmp_path / "t", variants=["tflite-int3"])
+    names = [name for name, _ in tour_module.VARIANTS]
+    assert {"openvino-f32", "openvino-int8"} <= set(names) and "openvino-fp32" not in names
+    with pytest.warns(DeprecationWarning, match="'openvino-fp32' is now called 'openvino-f32'"), \
+            pytest.raises(InvalidArgumentError, match=r"unknown variants \['tflite-int3'\]"):
+        artspeed.run_tour(dataset="shapes", out=tmp_path / "t",
+                          variants=["openvino-fp32", "tflite-int3"])
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = run_cli("tour", "--quick", "--dataset", "shapes", "--out", str(blocker / "tour"))

@@ -82,8 +82,8 @@ def _cmd_quantize(args) -> int:
     drop = 100 * (result.float_accuracy - result.accuracy)
     _emit(args, result.to_dict(), [
         f"mode         {result.mode} ({result.input_dtype} in, {result.output_dtype} out)",
-        f"size         {result.size_bytes:,} bytes, {result.size_ratio:.2f}x the float "
-        f"TFLite file ({result.float_size_bytes:,} bytes)",
+        f"size         {result.size_bytes:,} bytes, {result.times_smaller:.2f}x smaller than the "
+        f"float TFLite file ({result.float_size_bytes:,} bytes)",
         f"accuracy     {result.accuracy:.2%} (float {result.float_accuracy:.2%}, "
         f"{drop:+.2f} points lost) on {result.test_samples} {result.dataset} test images",
         f"agreement    {result.agreement:.2%} top-1 with the float model",

@@ -62,7 +62,7 @@ class TFLiteQuantization(Result):
     model: str
     size_bytes: int
     float_size_bytes: int
-    size_ratio: float
+    times_smaller: float          # the float .tflite's size / this one's
     accuracy: float
     float_accuracy: float
     agreement: float
@@ -80,7 +80,7 @@ class TFLiteQuantization(Result):
 
     def __repr__(self) -> str:
         return (f"<TFLiteQuantization {self.mode}: {self.size_bytes:,} bytes "
-                f"({self.size_ratio:.2f}x float), accuracy {self.accuracy:.2%}>")
+                f"({self.times_smaller:.2f}x smaller than float), accuracy {self.accuracy:.2%}>")
 
 
 def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_samples: int = 100,
@@ -121,7 +121,7 @@ def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_sampl
         return TFLiteQuantization(
             mode=mode, path=str(out), model=label, size_bytes=result.size_bytes,
             float_size_bytes=reference.size_bytes,
-            size_ratio=result.size_bytes / reference.size_bytes,
+            times_smaller=reference.size_bytes / result.size_bytes,
             accuracy=accuracy(predictor, data), float_accuracy=accuracy(float_predictor, data),
             agreement=agreement(predictor, float_predictor, data),
             input_dtype=result.input_dtype, output_dtype=result.output_dtype,

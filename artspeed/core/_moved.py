@@ -137,3 +137,26 @@ def renamed_property(old: str, new: str) -> property:
         return getattr(self, new)
 
     return property(getter, doc=f"Deprecated: the old name of ``{new}``.")
+
+
+# Old words passed as values (a tour variant's name, say): what -> {old: new}
+WORDS = {"tour variant": {"openvino-fp32": "openvino-f32"}}
+
+
+def renamed_word(what: str, word):
+    """``word``, or the word that replaced it, with a warning that names the new one.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     new = renamed_word("tour variant", "openvino-fp32")
+    >>> new, str(caught[0].message)
+    ('openvino-f32', "the tour variant 'openvino-fp32' is now called 'openvino-f32'")
+    >>> renamed_word("tour variant", "tflite-int8")
+    'tflite-int8'
+    """
+    new = WORDS.get(what, {}).get(word)
+    if new is None:
+        return word
+    warnings.warn(f"the {what} {word!r} is now called {new!r}", DeprecationWarning, stacklevel=3)
+    return new

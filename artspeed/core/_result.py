@@ -26,7 +26,7 @@ from pathlib import Path
 
 from artspeed.core._io import write_text_atomic
 
-__all__ = ["Result", "to_plain", "html_table"]
+__all__ = ["Result", "to_plain", "html_table", "text_table"]
 
 
 def to_plain(value):
@@ -63,6 +63,26 @@ def html_table(rows, header=None, caption: str | None = None) -> str:
         parts.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>")
     parts.append("</table>")
     return "".join(parts)
+
+
+def text_table(rows, header) -> str:
+    """The same rows as ``html_table``, as aligned text: numbers to the right, words to the left.
+
+    >>> print(text_table([("int8", "3.99", "size"), ("float32", "1.00", "")],
+    ...                  header=("variant", "x", "frontier")))
+    variant     x  frontier
+    int8     3.99  size
+    float32  1.00
+    """
+    rows = [tuple(str(c) for c in row) for row in rows]
+    header = tuple(str(h) for h in header)
+    columns = list(zip(header, *rows))
+    widths = [max(len(c) for c in column) for column in columns]
+    numeric = [all(c in ("", "-") or c[0] in "0123456789+-." for c in column[1:])
+               for column in columns]
+    return "\n".join("  ".join(c.rjust(w) if right else c.ljust(w)
+                               for c, w, right in zip(row, widths, numeric)).rstrip()
+                     for row in (header, *rows))
 
 
 class Result:

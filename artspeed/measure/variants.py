@@ -1,11 +1,12 @@
 """Score variants of a model side by side: accuracy, agreement, size and latency.
 
-Taught in notebooks/04-post-training-quantization (and used by 05). A
-*variant* is one optimized version of a model: a ``.tflite`` file in some
-quantization mode, say. ``evaluate_variant`` scores one against the float
-reference; ``compare_variants`` scores several and measures their latency in
-interleaved rounds (so a burst of load on a shared machine hits them all
-alike), then reports each one's size and speed relative to a baseline.
+Taught in notebooks/04-post-training-quantization (and used by 05 to 08, and
+by the tour). A *variant* is one optimized version of a model: a ``.tflite``
+file in some quantization mode, say. ``measure_variants`` is the one loop
+that measures them: every variant alike, its latency in interleaved rounds (so
+a burst of load on a shared machine hits them all alike). ``compare_variants``
+scores several against the float reference with it, and reports each one's
+size and speed relative to a baseline; ``evaluate_variant`` scores one.
 
 It reuses the package's harness: ``artspeed.accuracy``, ``artspeed.agreement``,
 ``artspeed.model_size`` and ``artspeed.benchmark``.
@@ -22,18 +23,21 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from artspeed.core._result import Result, html_table
+from artspeed.core import _checks
+from artspeed.core._result import Result, html_table, text_table
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.measure.benchmarking import benchmark
 from artspeed.measure.evaluation import accuracy, agreement, model_size
 from artspeed.runtimes.factory import as_predictor
 
-__all__ = ["VariantReport", "VariantTable", "evaluate_variant", "compare_variants"]
+__all__ = ["VariantReport", "VariantTable", "measure_variants", "evaluate_variant",
+           "compare_variants"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class VariantReport(Result):
     agreement: float | None
     latency_ms: float | None = None   # the median (p50) at batch 1
     threads: int | None = None
+    latency_stats_ms: dict | None = None   # p50, p90, p99, mean, std at batch 1
+    throughput_per_s: float | None = None  # at batch 1
 
     @property
     def accuracy_drop_points(self) -> float:
@@ -64,9 +70,9 @@ class VariantReport(Result):
         return f"<VariantReport {self.name}: {size}, accuracy {self.accuracy:.2%}{latency}>"
 
 
-def _as_predictor(variant, threads, name):
+def _as_predictor(variant, name, options):
     """(predictor, mode, path) for anything ``artspeed.as_predictor`` takes."""
-    predictor = as_predictor(variant, threads=threads, name=name)
+    predictor = as_predictor(variant, name=name, **options)
     if isinstance(variant, (str, Path)):
         return predictor, Path(variant).suffix.lstrip("."), str(variant)
     path = getattr(variant, "path", None)
@@ -83,6 +89,110 @@ def _size(variant, path):
     return None
 
 
+def _raise(name, exc):
+    raise exc
+
+
+def _median_stats(results) -> tuple[dict, float]:
+    """The median over rounds of each round's latency figures, and of its throughput."""
+    keys = ("p50", "p90", "p99", "mean", "std")
+    stats = {k: statistics.median(r.latency_ms[k] for r in results) for k in keys}
+    return stats, statistics.median(r.throughput_per_s for r in results)
+
+
+def measure_variants(variants: dict, dataset, reference=None, *, rounds: int = 3,
+                     duration_s: float = 1.0, threads=None, options: dict | None = None,
+                     baseline: str | None = None, reference_accuracy: float | None = None,
+                     on_error=None, progress: bool = False) -> VariantTable:
+    """Measure each of ``variants`` (name -> variant) alike, in one run.
+
+    A variant is anything ``artspeed.as_predictor`` takes; ``options`` maps a
+    name to more of its keyword arguments (``{"keras": {"mode": "predict"}}``).
+    Each gets its accuracy on ``dataset``'s test set (and, given ``reference``,
+    the float model, their agreement), its size raw and gzipped, and its
+    batch-1 latency (p50, p90, p99) and throughput: every variant is timed for
+    ``duration_s`` in each of ``rounds`` interleaved rounds, and each figure is
+    the median over the rounds (``rounds=0``: no timing). A variant that fails
+    raises; with ``on_error(name, exc)``, it is skipped for the reason that
+    returns (the table's ``skipped``), unless ``on_error`` raises.
+
+    >>> import artspeed
+    >>> ds = artspeed.load_dataset("shapes", limit_train=8, limit_test=16)
+    >>> m = artspeed.baseline_cnn(width=2)
+    >>> table = measure_variants({"a": m, "b": m}, ds, rounds=1, duration_s=0.01)
+    >>> table.names, table.times_smaller("b"), table["b"].latency_stats_ms["p50"] > 0
+    (['a', 'b'], 1.0, True)
+    """
+    if not variants:
+        raise InvalidArgumentError("measure_variants needs at least one variant")
+    rounds = _checks.whole_number("rounds", rounds, 0)
+    options, on_error = options or {}, on_error or _raise
+    ref = None
+    if reference is not None:
+        ref = _as_predictor(reference, "reference", {})[0]
+        if reference_accuracy is None:
+            reference_accuracy = accuracy(ref, dataset)
+    loaded, skipped = {}, {}
+    for name, variant in variants.items():
+        try:
+            loaded[name] = _as_predictor(variant, name, {"threads": threads,
+                                                         **options.get(name, {})})
+        except Exception as exc:
+            skipped[name] = on_error(name, exc)
+    timings = _time_in_rounds({n: p for n, (p, _, _) in loaded.items()}, rounds, duration_s,
+                              on_error, skipped, progress)
+    reports = []
+    for name, (predictor, mode, path) in loaded.items():
+        if name in skipped:
+            continue
+        try:
+            size = _size(variants[name], path)
+            reports.append(_report(name, predictor, mode, path, size, timings[name], dataset,
+                                   ref, reference_accuracy))
+        except Exception as exc:
+            skipped[name] = on_error(name, exc)
+    for name, (predictor, _, _) in loaded.items():
+        if predictor is not variants[name]:   # made here, so closed here
+            predictor.close()
+    if not reports:
+        raise InvalidArgumentError(f"no variant could be measured: {skipped}")
+    names = [r.name for r in reports]
+    return VariantTable(tuple(reports), baseline or names[0], rounds, skipped)
+
+
+def _time_in_rounds(predictors: dict, rounds: int, duration_s: float, on_error, skipped: dict,
+                    progress: bool) -> dict:
+    """name -> its batch-1 benchmark in each round; the variants take turns in every round."""
+    from tqdm.auto import tqdm
+
+    timings: dict = {name: [] for name in predictors}
+    running = dict(predictors)
+    with tqdm(total=rounds * len(running), desc="measuring", unit="run",
+              disable=not progress) as bar:
+        for _ in range(rounds):
+            for name, predictor in list(running.items()):
+                try:
+                    timings[name].append(benchmark(predictor, 1, duration_s=duration_s,
+                                                   warn=False))
+                except Exception as exc:
+                    skipped[name] = on_error(name, exc)
+                    del running[name]
+                bar.update(1)
+    return timings
+
+
+def _report(name, predictor, mode, path, size, timings, dataset, ref,
+            reference_accuracy) -> VariantReport:
+    stats, throughput = _median_stats(timings) if timings else (None, None)
+    return VariantReport(
+        name=name, mode=mode, path=path, size_bytes=size.size_bytes if size else None,
+        gzip_bytes=size.gzip_bytes if size else None, accuracy=accuracy(predictor, dataset),
+        float_accuracy=reference_accuracy,
+        agreement=agreement(predictor, ref, dataset) if ref is not None else None,
+        latency_ms=stats["p50"] if stats else None, threads=predictor.threads,
+        latency_stats_ms=stats, throughput_per_s=throughput)
+
+
 def evaluate_variant(variant, dataset, reference=None, *, name: str | None = None,
                      latency: bool = True, duration_s: float = 1.0, threads=None,
                      reference_accuracy: float | None = None) -> VariantReport:
@@ -93,32 +203,27 @@ def evaluate_variant(variant, dataset, reference=None, *, name: str | None = Non
     measured for ``duration_s`` seconds. ``reference_accuracy`` skips
     re-scoring the reference when it is known.
     """
-    predictor, mode, path = _as_predictor(variant, threads, name)
-    label = name or mode
-    ref = None
-    if reference is not None:
-        ref = _as_predictor(reference, None, "reference")[0]
-        if reference_accuracy is None:
-            reference_accuracy = accuracy(ref, dataset)
-    size = _size(variant, path)
-    p50 = None
-    if latency:
-        p50 = benchmark(predictor, 1, duration_s=duration_s, warn=False).latency_ms["p50"]
-    return VariantReport(
-        name=label, mode=mode, path=path, size_bytes=size.size_bytes if size else None,
-        gzip_bytes=size.gzip_bytes if size else None, accuracy=accuracy(predictor, dataset),
-        float_accuracy=reference_accuracy,
-        agreement=agreement(predictor, ref, dataset) if ref is not None else None,
-        latency_ms=p50, threads=threads)
+    label = name or "variant"
+    table = measure_variants({label: variant}, dataset, reference, rounds=int(latency),
+                             duration_s=duration_s, threads=threads,
+                             reference_accuracy=reference_accuracy)
+    report = table[label]
+    if name is None:   # named after its mode, as it always was
+        report = VariantReport.from_dict({**report.to_dict(), "name": report.mode})
+    return report
 
 
 @dataclass(frozen=True)
 class VariantTable(Result):
-    """Variants side by side, with size and speed relative to ``baseline``."""
+    """Variants side by side, with size and speed relative to ``baseline``.
+
+    ``skipped`` holds the variants that could not be measured, and why.
+    """
 
     variants: tuple
     baseline: str
     rounds: int = 1
+    skipped: dict = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> VariantReport:
         for v in self.variants:
@@ -127,9 +232,20 @@ class VariantTable(Result):
         raise KeyError(f"no variant named {name!r}; the variants are "
                        f"{', '.join(v.name for v in self.variants)}")
 
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variants]
+
+    def times_smaller(self, name: str) -> float:
+        """Baseline file size / the variant's (4.0: four times smaller; below 1: bigger)."""
+        return self[self.baseline].size_bytes / self[name].size_bytes
+
     def size_ratio(self, name: str) -> float:
-        """The variant's file size as a fraction of the baseline's (0.25: four times smaller)."""
-        return self[name].size_bytes / self[self.baseline].size_bytes
+        """Deprecated: the variant's size as a fraction of the baseline's; use ``times_smaller``."""
+        warnings.warn("VariantTable.size_ratio(name) is deprecated: use "
+                      "VariantTable.times_smaller(name), baseline size / variant size "
+                      "(size_ratio is its inverse)", DeprecationWarning, stacklevel=2)
+        return 1 / self.times_smaller(name)
 
     def speedup(self, name: str) -> float:
         """Baseline latency / variant latency at batch 1 (above 1: the variant is faster)."""
@@ -138,38 +254,41 @@ class VariantTable(Result):
     def __repr__(self) -> str:
         return f"<VariantTable {len(self.variants)} variants against {self.baseline}>"
 
-    def _rows(self):
+    def _table(self) -> tuple[tuple, list]:
+        """(header, rows): the one table ``str()`` and the HTML view both show."""
+        def cell(value, fmt):
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            return "-" if missing else f"{value:{fmt}}"
+
+        base = self[self.baseline]
+        rows = []
         for v in self.variants:
-            size = v.size_bytes
-            base = self[self.baseline]
-            yield (v.name, size, v.gzip_bytes,
-                   size / base.size_bytes if size and base.size_bytes else None,
-                   v.accuracy, v.accuracy_drop_points, v.agreement, v.latency_ms,
-                   base.latency_ms / v.latency_ms if v.latency_ms and base.latency_ms else None)
+            smaller = (base.size_bytes / v.size_bytes
+                       if v.size_bytes and base.size_bytes else None)
+            faster = (base.latency_ms / v.latency_ms
+                      if v.latency_ms and base.latency_ms else None)
+            rows.append((v.name, cell(v.size_bytes, ",d"), cell(v.gzip_bytes, ",d"),
+                         cell(smaller, ".2f"), cell(v.accuracy, ".2%"),
+                         cell(v.accuracy_drop_points, ".2f"), cell(v.agreement, ".1%"),
+                         cell(v.latency_ms, ".3f"), cell(faster, ".2f")))
+        header = ("variant", "bytes", "gzip bytes", "× smaller", "accuracy", "drop (points)",
+                  "agreement", "p50 ms", "× faster")
+        return header, rows
 
     def __str__(self) -> str:
-        def cell(value, fmt):
-            return f"{value:{fmt}}" if value is not None and not (
-                isinstance(value, float) and math.isnan(value)) else "-"
-
-        lines = [f"{'variant':<12} {'bytes':>9} {'gzip':>9} {'size x':>7} {'accuracy':>8} "
-                 f"{'drop pt':>7} {'agree':>6} {'p50 ms':>8} {'speedup':>7}"]
-        for name, size, gz, ratio, acc, drop, agree, lat, speed in self._rows():
-            lines.append(f"{name:<12} {cell(size, '9,d')} {cell(gz, '9,d')} {cell(ratio, '7.3f')} "
-                         f"{cell(acc, '8.2%')} {cell(drop, '7.2f')} {cell(agree, '6.1%')} "
-                         f"{cell(lat, '8.3f')} {cell(speed, '6.2f')}x")
-        return "\n".join(lines)
+        header, rows = self._table()
+        return text_table(rows, header) + f"\n× smaller and × faster: against {self.baseline}"
 
     @classmethod
     def from_dict(cls, data: dict) -> VariantTable:
         return cls(tuple(VariantReport.from_dict(v) for v in data["variants"]),
-                   data["baseline"], data.get("rounds", 1))
+                   data["baseline"], data.get("rounds", 1), data.get("skipped", {}))
 
     def _repr_html_(self) -> str:
-        return html_table(list(self._rows()), header=(
-            "variant", "size (bytes)", "gzip (bytes)", f"size vs {self.baseline}", "accuracy",
-            "drop (points)", "agreement", "p50 latency (ms), batch 1",
-            f"speed-up vs {self.baseline}"), caption="Variants side by side")
+        header, rows = self._table()
+        return html_table(rows, header=header, caption=(
+            f"Variants side by side (× smaller, × faster: against {self.baseline}; "
+            "p50 latency at batch 1)"))
 
     def plot(self, axes=None):
         """Three bar charts: size (KB), accuracy (%) and batch-1 latency (ms)."""
@@ -196,31 +315,16 @@ def compare_variants(variants: dict, dataset, reference, *, baseline: str | None
 
     ``reference`` is the float model accuracy and agreement are measured
     against. Latency is the median over ``rounds`` of each round's batch-1
-    p50, every variant timed for ``duration_s`` per round. ``baseline`` (the
-    first variant by default) is what sizes and speed-ups are relative to.
+    p50, every variant timed for ``duration_s`` per round (``measure_variants``).
+    ``baseline`` (the first variant by default) is what sizes and speed-ups are
+    relative to.
     """
     if not variants:
         raise InvalidArgumentError("compare_variants needs at least one variant")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise InvalidArgumentError(f"rounds must be a whole number >= 1, got {rounds!r}")
+    rounds = _checks.whole_number("rounds", rounds, 1)
     baseline = baseline or next(iter(variants))
     if baseline not in variants:
         raise InvalidArgumentError(f"baseline {baseline!r} is not one of the variants "
                                    f"({', '.join(variants)})")
-    ref = _as_predictor(reference, None, "reference")[0]
-    ref_accuracy = accuracy(ref, dataset)
-    reports = {name: evaluate_variant(v, dataset, ref, name=name, latency=False,
-                                      threads=threads, reference_accuracy=ref_accuracy)
-               for name, v in variants.items()}
-    predictors = {name: _as_predictor(v, threads, name)[0] for name, v in variants.items()}
-    timings: dict = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, predictor in predictors.items():
-            result = benchmark(predictor, 1, duration_s=duration_s, warn=False)
-            timings[name].append(result.latency_ms["p50"])
-    rows = []
-    for name, report in reports.items():
-        values = report.to_dict()
-        values["latency_ms"] = statistics.median(timings[name])
-        rows.append(VariantReport.from_dict(values))
-    return VariantTable(tuple(rows), baseline, rounds)
+    return measure_variants(variants, dataset, reference, rounds=rounds, duration_s=duration_s,
+                            threads=threads, baseline=baseline)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artspeed.core._result import Result, html_table
+from artspeed.core._result import Result, html_table, text_table
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["TourSettings", "VariantMeasurement", "TourResult", "load_tour", "WITHIN_POINTS"]
@@ -119,37 +119,55 @@ class TourResult(Result):
         data["variants"] = tuple(VariantMeasurement.from_dict(v) for v in data["variants"])
         for key in ("pareto_latency", "pareto_size"):
             data[key] = tuple(data.get(key, ()))
+        targets = dict(data.get("targets", {}))   # results.json written before the renaming
+        if "smallest_within_1pt_gzip_ratio" in targets:
+            targets["smallest_within_1pt_gzip_times_smaller"] = targets.pop(
+                "smallest_within_1pt_gzip_ratio")
+        data["targets"] = targets
         return super().from_dict(data)
 
-    def table(self) -> str:
-        """The variants as a text table, speed-ups and size ratios against the baseline."""
+    def table_rows(self) -> tuple[tuple, list]:
+        """(header, rows): the tour's table, every cell formatted once.
+
+        ``table()`` (text), the notebook view and the report all show these rows.
+        """
         base = self.baseline
-        lines = [f"{'variant':<16} {'accuracy':>8} {'gzip KB':>9} {'x smaller':>9} "
-                 f"{'p50 ms':>8} {'p99 ms':>8} {'x faster':>8} {'inf/s':>9}  frontier"]
+        header = ("variant", "runtime", "accuracy", "gzip KB", "× smaller", "p50 ms", "p99 ms",
+                  "× faster", "inferences/s", "Pareto frontier")
+        rows = []
         for v in self.variants:
-            marks = ("L" if v.name in self.pareto_latency else "-") + \
-                    ("S" if v.name in self.pareto_size else "-")
-            lines.append(
-                f"{v.name:<16} {v.accuracy:>8.2%} {v.gzip_bytes / 1024:>9.1f} "
-                f"{base.gzip_bytes / v.gzip_bytes:>9.2f} {v.latency_ms['p50']:>8.3f} "
-                f"{v.latency_ms['p99']:>8.3f} {base.p50_ms / v.p50_ms:>8.2f} "
-                f"{v.throughput_per_s:>9.0f}  {marks}")
-        lines.append("frontier: L = accuracy-latency, S = accuracy-size (gzip)")
-        return "\n".join(lines)
+            fronts = [k for k, names in (("latency", self.pareto_latency),
+                                         ("size", self.pareto_size)) if v.name in names]
+            rows.append((v.name, v.runtime, f"{v.accuracy:.2%}", f"{v.gzip_bytes / 1024:,.1f}",
+                         f"{base.gzip_bytes / v.gzip_bytes:.2f}", f"{v.p50_ms:.3f}",
+                         f"{v.latency_ms['p99']:.3f}", f"{base.p50_ms / v.p50_ms:.2f}",
+                         f"{v.throughput_per_s:,.0f}",
+                         "both" if len(fronts) == 2 else "".join(fronts)))
+        return header, rows
+
+    def _legend(self) -> str:
+        return (f"× smaller (gzipped) and × faster (p50 at batch 1): against {self.baseline.name}; "
+                "Pareto frontier: accuracy against latency, against size, or both")
+
+    def table(self) -> str:
+        """The variants as a text table (``table_rows``), against the baseline.
+
+        >>> def measured(name, gzip_bytes, p50_ms):
+        ...     return VariantMeasurement(name, "tflite", f"{name}.tflite", 0.98, 2 * gzip_bytes,
+        ...                               gzip_bytes, {"p50": p50_ms, "p99": 2 * p50_ms}, 1e3 / p50_ms)
+        >>> tour = TourResult("shapes", "cnn", TourSettings(), {},
+        ...                   (measured("keras", 4096, 0.5), measured("int8", 1024, 0.1)),
+        ...                   pareto_latency=("int8",), pareto_size=("int8",))
+        >>> print(tour.table().splitlines()[2])
+        int8     tflite     98.00%      1.0       4.00   0.100   0.200      5.00        10,000  both
+        """
+        header, rows = self.table_rows()
+        return f"{text_table(rows, header)}\n{self._legend()}"
 
     def _repr_html_(self) -> str:
-        base = self.baseline
-        rows = [(v.name, v.runtime, f"{v.accuracy:.2%}", f"{v.size_bytes:,}", f"{v.gzip_bytes:,}",
-                 f"{base.gzip_bytes / v.gzip_bytes:.2f}", f"{v.latency_ms['p50']:.3f}",
-                 f"{v.latency_ms['p90']:.3f}", f"{v.latency_ms['p99']:.3f}",
-                 f"{base.p50_ms / v.p50_ms:.2f}", f"{v.throughput_per_s:,.0f}",
-                 " ".join(k for k, names in (("latency", self.pareto_latency),
-                                             ("size", self.pareto_size)) if v.name in names))
-                for v in self.variants]
-        return html_table(rows, header=(
-            "variant", "runtime", "accuracy", "bytes", "gzip bytes", "x smaller (gzip)",
-            "p50 ms", "p90 ms", "p99 ms", "x faster (p50)", "inferences/s",
-            "Pareto-optimal for"), caption=f"The tour: {self.model} on {self.dataset}")
+        header, rows = self.table_rows()
+        return html_table(rows, header=header, caption=(
+            f"The tour: {self.model} on {self.dataset}. {self._legend()}"))
 
 
 def load_tour(out="runs/tour") -> TourResult:

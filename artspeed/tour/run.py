@@ -1,37 +1,39 @@
 """The tour: one model from baseline to its optimized variants, all measured alike.
 
 Taught in notebooks/09-benchmarking-and-pareto and notebooks/10-capstone; it is
-``artspeed tour`` and ``make demo``. The steps:
+``artspeed tour`` and ``make demo``. Its steps, each a small function below
+and named in ``OUT/state.json`` as it is here:
 
-1. train the baseline (or load the learner's model) and profile it;
-2. build each variant into ``OUT/variants/`` (``VARIANTS`` lists them);
-3. measure every variant in the same run, under the same settings: accuracy,
-   size raw and gzipped, batch-1 latency (p50/p90/p99) and throughput, in
-   interleaved rounds so a burst of load on the machine hits them all alike;
-4. find the Pareto frontiers (accuracy against latency, accuracy against size),
-   batch-size curves for the best variants, and what to pick;
-5. write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
+1. ``baseline``: train the baseline (or save the learner's model) and profile it;
+2. ``variant:NAME``: build each variant into ``OUT/variants/`` (``VARIANTS`` lists them);
+3. ``measure``: measure every variant in the same run, under the same settings
+   (``artspeed.measure_variants``): accuracy, size raw and gzipped, batch-1
+   latency (p50/p90/p99) and throughput, in interleaved rounds so a burst of
+   load on the machine hits them all alike;
+4. ``picks``: the Pareto frontiers (accuracy against latency, accuracy against
+   size), and what to pick for latency, throughput and size;
+5. ``curves``: batch-size curves for the picks for latency and throughput;
+6. ``report``: write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
 
 ``OUT/state.json`` records each finished step, so an interrupted tour, run
 again with the same ``out``, resumes where it stopped (an unreadable one starts
-the tour afresh). A variant that fails to build or to measure is skipped with
+the tour afresh; the report is always written again). A variant that fails to build or to measure is skipped with
 its reason. ``OUT/.tour.lock`` keeps a second tour out of the same folder while
 one runs. ``quick=True`` shrinks epochs and measurement times, and changes
 nothing else.
 
->>> [name for name, _ in VARIANTS][:3]
-['keras', 'tflite-float32', 'tflite-dynamic']
+>>> [name for name, _, _ in _steps(['keras', 'tflite-int8'])]
+['baseline', 'variant:keras', 'variant:tflite-int8', 'measure', 'picks', 'curves', 'report']
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from artspeed.core import config
@@ -41,16 +43,17 @@ from artspeed.core._io import (
     ensure_writable_dir,
     write_text_atomic,
 )
+from artspeed.core._moved import renamed_word
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
 from artspeed.core.models import baseline_cnn
 from artspeed.core.saving import load_model, save_model
 from artspeed.core.training import check_model_fits, train
-from artspeed.measure.benchmarking import batch_sweep, benchmark
-from artspeed.measure.evaluation import accuracy, model_size
+from artspeed.measure.benchmarking import batch_sweep
 from artspeed.measure.pareto import pareto_front
 from artspeed.measure.profiler import profile
+from artspeed.measure.variants import measure_variants
 from artspeed.runtimes.factory import load_predictor
 from artspeed.tour.report import write_report
 from artspeed.tour.results import WITHIN_POINTS, TourResult, TourSettings, VariantMeasurement
@@ -64,18 +67,12 @@ except ImportError:   # Windows: no advisory locks here, so no tour lock
 __all__ = ["run_tour"]
 
 
-
-
-
-
-
-
-
-# ----------------------------------------------------------------- the run
+# ------------------------------------------------------------ the state
 # What each step's record holds, to tell a state.json the tour wrote from a damaged one.
 _STEP_KEYS = {"baseline": ("path", "model", "profile"),
               "variant": ("path", "runtime", "description", "build_s"),
-              "measure": ("variants",), "curves": ("curves", "skipped"), "report": ()}
+              "measure": ("variants",), "picks": ("pareto_latency", "pareto_size", "picks"),
+              "curves": ("curves", "skipped"), "report": ()}
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "a boolean", type(None): "null"}
 
@@ -129,10 +126,24 @@ class _State:
         write_text_atomic(self.path, json.dumps(self.data, indent=2))
 
 
-def _median_stats(results) -> tuple[dict, float]:
-    keys = ("p50", "p90", "p99", "mean", "std")
-    stats = {k: statistics.median(r.latency_ms[k] for r in results) for k in keys}
-    return stats, statistics.median(r.throughput_per_s for r in results)
+class _Run:
+    """One tour under way: what it was given, and the record of each step so far."""
+
+    def __init__(self, model, dataset, settings, folder: Path, threads: int, progress: bool,
+                 chosen: list, safe_mode: bool, started: float):
+        self.model, self.dataset, self.settings, self.folder = model, dataset, settings, folder
+        self.threads, self.progress, self.chosen = threads, progress, chosen
+        self.safe_mode, self.started = safe_mode, started
+        self.records: dict = {}
+        self.result: TourResult | None = None
+
+    def built(self) -> dict:
+        """name -> the record of each variant that was built (not skipped)."""
+        return {name: self.records[f"variant:{name}"] for name in self.chosen
+                if "skipped" not in self.records[f"variant:{name}"]}
+
+    def measured(self) -> list:
+        return [VariantMeasurement.from_dict(m) for m in self.records["measure"]["variants"]]
 
 
 def _failure(name: str, exc: Exception) -> str:
@@ -148,78 +159,90 @@ def _failure(name: str, exc: Exception) -> str:
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 
-def _measure(built: dict, dataset, settings: TourSettings, threads, progress,
-             safe_mode: bool = True) -> tuple[list, dict]:
-    """Accuracy, size and latency of every built variant, in interleaved rounds.
+# ------------------------------------------------------------ the steps
+# Each step takes the _Run and returns its record, which OUT/state.json keeps under the
+# step's name; ``_steps`` lists them in order.
 
-    Returns the measurements and, for a variant whose measuring failed, why.
-    """
-    from tqdm.auto import tqdm
-
-    predictors, skipped = {}, {}
-    for name, record in built.items():
-        runtime = record["runtime"]
-        options = ({"mode": "predict", "safe_mode": safe_mode} if runtime == "keras"
-                   else {"threads": threads})
-        try:
-            predictors[name] = load_predictor(record["path"], **options)
-        except Exception as exc:
-            skipped[name] = _failure(name, exc)
-    timings: dict = {name: [] for name in predictors}
-    bar = tqdm(total=settings.rounds * len(predictors), desc="measuring", unit="run",
-               disable=not progress)
-    for _ in range(settings.rounds):
-        for name, predictor in list(predictors.items()):
-            try:
-                timings[name].append(benchmark(predictor, 1, duration_s=settings.duration_s,
-                                               warn=False))
-            except Exception as exc:
-                skipped[name] = _failure(name, exc)
-                del predictors[name]
-            bar.update(1)
-    bar.close()
-    measured = []
-    for name, predictor in predictors.items():
-        record = built[name]
-        try:
-            size = model_size(record["path"])
-            variant_accuracy = accuracy(predictor, dataset)
-        except Exception as exc:
-            skipped[name] = _failure(name, exc)
-            continue
-        stats, throughput = _median_stats(timings[name])
-        measured.append(VariantMeasurement(
-            name=name, runtime=record["runtime"], path=record["path"],
-            accuracy=variant_accuracy, size_bytes=size.size_bytes,
-            gzip_bytes=size.gzip_bytes, latency_ms=stats, throughput_per_s=throughput,
-            build_s=record["build_s"], description=record["description"]))
-    return measured, skipped
+def _baseline(run: _Run) -> dict:
+    """Train the baseline (or save the learner's model) and profile it."""
+    path, model_name = _prepare_baseline(run.model, run.dataset, run.settings, run.folder,
+                                         run.progress, run.safe_mode)
+    prof = profile(load_model(path, safe_mode=run.safe_mode))
+    return {"path": str(path), "model": model_name,
+            "profile": {"total_params": prof.total_params, "macs": prof.macs,
+                        "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
 
 
-def _picks(variants: list, within: float) -> tuple[dict, list]:
-    """What to choose for latency, throughput and size, among the near-baseline variants."""
-    base = variants[0]
-    close = [v for v in variants if 100 * (base.accuracy - v.accuracy) <= within]
+def _variant(run: _Run, name: str) -> dict:
+    """Build variant ``name`` into OUT/variants/; a failure is recorded as its reason."""
+    ctx = _Context(Path(run.records["baseline"]["path"]), run.dataset, run.settings,
+                   ensure_writable_dir(run.folder / "variants"), run.progress, run.safe_mode)
+    t0 = time.perf_counter()
+    try:
+        path, description = dict(VARIANTS)[name](ctx)
+    except Exception as exc:   # it does not apply, or its tool failed: go on
+        return {"skipped": _failure(name, exc)}
+    runtime = {".tflite": "tflite", ".xml": "openvino"}.get(Path(path).suffix, "keras")
+    return {"path": str(path), "runtime": runtime, "description": description,
+            "build_s": time.perf_counter() - t0}
+
+
+def _measure(run: _Run) -> dict:
+    """Every built variant measured alike (``artspeed.measure_variants``)."""
+    built = run.built()
+    keras = {"mode": "predict", "threads": None, "safe_mode": run.safe_mode}  # model.predict
+    table = measure_variants(
+        {name: record["path"] for name, record in built.items()}, run.dataset,
+        rounds=run.settings.rounds, duration_s=run.settings.duration_s, threads=run.threads,
+        options={name: keras for name, record in built.items() if record["runtime"] == "keras"},
+        on_error=_failure, progress=run.progress)
+    measured = [VariantMeasurement(
+        name=v.name, runtime=built[v.name]["runtime"], path=v.path, accuracy=v.accuracy,
+        size_bytes=v.size_bytes, gzip_bytes=v.gzip_bytes, latency_ms=v.latency_stats_ms,
+        throughput_per_s=v.throughput_per_s, build_s=built[v.name]["build_s"],
+        description=built[v.name]["description"]) for v in table.variants]
+    return {"variants": [m.to_dict() for m in measured], "skipped": table.skipped}
+
+
+def _picks(run: _Run) -> dict:
+    """The two Pareto frontiers, and what to pick for latency, throughput and size."""
+    measured = run.measured()
+    points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
+               "gzip_bytes": v.gzip_bytes} for v in measured]
+
+    def front(x):
+        return [points[i]["name"] for i in pareto_front(points, (x, ("accuracy", "max")))]
+
+    base = measured[0]
+    close = [v for v in measured if 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS]
     picks = {"latency": min(close, key=lambda v: v.p50_ms).name,
              "throughput": max(close, key=lambda v: v.throughput_per_s).name,
              "size": min(close, key=lambda v: v.gzip_bytes).name}
-    return picks, close
+    return {"pareto_latency": front("latency_ms"), "pareto_size": front("gzip_bytes"),
+            "picks": picks}
 
 
-def _batch_curves(result_variants, names, settings, threads) -> dict:
+def _curves(run: _Run) -> dict:
+    """Batch-size curves for the picks for latency and throughput."""
+    picks = run.records["picks"]["picks"]
+    return _batch_curves(run.measured(), {picks["latency"], picks["throughput"]}, run.settings,
+                         run.threads)
+
+
+def _batch_curves(variants, names, settings, threads) -> dict:
     """``{"curves": name -> its batch sweep, "skipped": name -> why it has none}``.
 
     A model that takes one batch size only (or fails for any other reason) has
     no curve; the tour goes on without it.
     """
     curves, skipped = {}, {}
-    for v in result_variants:
+    for v in variants:
         if v.name not in names or v.runtime == "keras":
             continue
         try:
             predictor = load_predictor(v.path, threads=threads)
-            sweep = batch_sweep(predictor, settings.batch_sizes,
-                                duration_s=settings.duration_s, warn=False)
+            sweep = batch_sweep(predictor, settings.batch_sizes, duration_s=settings.duration_s,
+                                warn=False)
         except Exception as exc:
             skipped[f"{v.name} (batch curve)"] = _failure(v.name, exc)
             continue
@@ -227,6 +250,56 @@ def _batch_curves(result_variants, names, settings, threads) -> dict:
                           "p50_ms": [r.latency_ms["p50"] for r in sweep.results],
                           "throughput_per_s": [r.throughput_per_s for r in sweep.results]}
     return {"curves": curves, "skipped": skipped}
+
+
+def _report(run: _Run) -> dict:
+    """The TourResult, written to OUT/results.json and OUT/report.html."""
+    records, measured = run.records, run.measured()
+    picks = records["picks"]["picks"]
+    skipped = {name: records[f"variant:{name}"]["skipped"] for name in run.chosen
+               if "skipped" in records[f"variant:{name}"]}
+    skipped.update(records["measure"].get("skipped", {}))
+    skipped.update(records["curves"]["skipped"])
+    base = measured[0]
+    best = next(v for v in measured if v.name == picks["latency"])
+    smallest = next(v for v in measured if v.name == picks["size"])
+    run.result = TourResult(
+        dataset=run.dataset.name, model=records["baseline"]["model"], settings=run.settings,
+        profile=records["baseline"]["profile"], variants=tuple(measured),
+        pareto_latency=tuple(records["picks"]["pareto_latency"]),
+        pareto_size=tuple(records["picks"]["pareto_size"]),
+        batch_curves=records["curves"]["curves"], picks=picks,
+        env=environment(threads=run.threads).to_dict(),
+        targets={"fastest_within_1pt_speedup_vs_predict": base.p50_ms / best.p50_ms,
+                 "smallest_within_1pt_gzip_times_smaller": base.gzip_bytes / smallest.gzip_bytes},
+        skipped=skipped, out=str(run.folder), seconds=time.perf_counter() - run.started)
+    run.result.to_json(run.folder / "results.json")
+    report = write_report(run.result, run.folder / "report.html")
+    return {"results": str(run.folder / "results.json"), "report": str(report)}
+
+
+def _exists(record: dict) -> bool:
+    return Path(record["path"]).exists()
+
+
+def _built_or_skipped(record: dict) -> bool:
+    return "skipped" in record or _exists(record)
+
+
+def _steps(chosen: list) -> list:
+    """The tour's steps in order: (the name state.json records it under, the step, whether
+    a recorded result can be kept)."""
+    def always(record):
+        return True
+
+    def never(record):   # the report is always written afresh
+        return False
+
+    return [("baseline", _baseline, _exists),
+            *((f"variant:{name}", functools.partial(_variant, name=name), _built_or_skipped)
+              for name in chosen),
+            ("measure", _measure, always), ("picks", _picks, always),
+            ("curves", _curves, always), ("report", _report, never)]
 
 
 def _fingerprint(model) -> str:
@@ -298,7 +371,8 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     """
     started = time.perf_counter()
     names = [n for n, _ in VARIANTS]
-    chosen = list(variants) if variants is not None else names
+    chosen = ([renamed_word("tour variant", n) for n in variants] if variants is not None
+              else names)
     unknown = [n for n in chosen if n not in names]
     if unknown or not chosen:
         raise InvalidArgumentError(f"unknown variants {unknown}; choose from {', '.join(names)}")
@@ -320,99 +394,25 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
 
 
 def _run_tour(model, dataset, settings, folder, threads, progress, chosen, started,
-              safe_mode):
+              safe_mode) -> TourResult:
+    """Run the steps in order; a step whose record state.json holds (and still holds good) is
+    not run again."""
     from tqdm.auto import tqdm
 
-    ensure_writable_dir(folder / "variants")
     threads = threads or environment().available_cores
     signature = {"dataset": dataset.name, "samples": [len(dataset.x_train), len(dataset.x_test)],
                  "model": _fingerprint(model), "settings": settings.to_dict(),
                  "variants": chosen}
     state = _State(folder / "state.json", signature)
-
-    steps = ["baseline", *[f"variant:{n}" for n in chosen], "measure", "curves", "report"]
-    bar = tqdm(steps, desc="tour", unit="step", disable=not progress)
-    baseline_record = state.done("baseline")
-    if baseline_record is None or not Path(baseline_record["path"]).exists():
-        bar.set_description("tour: baseline")
-        path, model_name = _prepare_baseline(model, dataset, settings, folder, progress,
-                                             safe_mode)
-
-        prof = profile(load_model(path, safe_mode=safe_mode))
-        baseline_record = {"path": str(path), "model": model_name,
-                           "profile": {"total_params": prof.total_params, "macs": prof.macs,
-                                       "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
-        state.finish("baseline", baseline_record)
-    bar.update(1)
-    ctx = _Context(Path(baseline_record["path"]), dataset, settings, folder / "variants",
-                   progress, safe_mode)
-    builders = dict(VARIANTS)
-    built, skipped = {}, {}
-    for name in chosen:
-        record = state.done(f"variant:{name}")
-        if record is None or not ("skipped" in record or Path(record["path"]).exists()):
-            bar.set_description(f"tour: {name}")
-            t0 = time.perf_counter()
-            try:
-                path, description = builders[name](ctx)
-            except Exception as exc:   # it does not apply, or its tool failed: go on
-                record = {"skipped": _failure(name, exc)}
-            else:
-                runtime = {".tflite": "tflite", ".xml": "openvino"}.get(Path(path).suffix,
-                                                                         "keras")
-                record = {"path": str(path), "runtime": runtime, "description": description,
-                          "build_s": time.perf_counter() - t0}
-            state.finish(f"variant:{name}", record)
-        if "skipped" in record:
-            skipped[name] = record["skipped"]
-        else:
-            built[name] = record
-        bar.update(1)
-
-    measured_record = state.done("measure")
-    if measured_record is None:
-        bar.set_description("tour: measuring")
-        measured, failed = _measure(built, dataset, settings, threads, progress, safe_mode)
-        state.finish("measure", {"variants": [m.to_dict() for m in measured],
-                                 "skipped": failed})
-    else:
-        measured = [VariantMeasurement.from_dict(m) for m in measured_record["variants"]]
-        failed = measured_record.get("skipped", {})
-    skipped.update(failed)
-    bar.update(1)
-
-    points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
-               "gzip_bytes": v.gzip_bytes} for v in measured]
-    front_latency = tuple(points[i]["name"] for i in pareto_front(points, ("latency_ms", ("accuracy", "max"))))
-    front_size = tuple(points[i]["name"] for i in pareto_front(points, ("gzip_bytes", ("accuracy", "max"))))
-    picks, _ = _picks(measured, WITHIN_POINTS)
-    curves_record = state.done("curves")
-    if curves_record is None:
-        bar.set_description("tour: batch curves")
-        curve_names = {picks["latency"], picks["throughput"]}
-        curves_record = _batch_curves(measured, curve_names, settings, threads)
-        state.finish("curves", curves_record)
-    skipped.update(curves_record["skipped"])
-    bar.update(1)
-
-    base = measured[0]
-    best = next(v for v in measured if v.name == picks["latency"])
-    smallest = next(v for v in measured if v.name == picks["size"])
-    result = TourResult(
-        dataset=dataset.name, model=baseline_record["model"], settings=settings,
-        profile=baseline_record["profile"], variants=tuple(measured),
-        pareto_latency=front_latency, pareto_size=front_size, batch_curves=curves_record["curves"],
-        picks=picks, env=environment(threads=threads).to_dict(),
-        targets={"fastest_within_1pt_speedup_vs_predict": base.p50_ms / best.p50_ms,
-                 "smallest_within_1pt_gzip_ratio": base.gzip_bytes / smallest.gzip_bytes},
-        skipped=skipped, out=str(folder))
-    bar.set_description("tour: report")
-
-    result = replace(result, seconds=time.perf_counter() - started)
-    result.to_json(folder / "results.json")
-    write_report(result, folder / "report.html")
-    bar.update(1)
-    bar.close()
-    return result
-
-
+    run = _Run(model, dataset, settings, folder, threads, progress, chosen, safe_mode, started)
+    steps = _steps(chosen)
+    with tqdm(total=len(steps), desc="tour", unit="step", disable=not progress) as bar:
+        for name, step, keep in steps:
+            record = state.done(name)
+            if record is None or not keep(record):
+                bar.set_description(f"tour: {name}")
+                record = step(run)
+                state.finish(name, record)
+            run.records[name] = record
+            bar.update(1)
+    return run.result

@@ -4,10 +4,12 @@
 builder takes a ``_Context`` (the baseline's path, the data, the tour's
 settings, the output folder) and returns the variant's file and a one-line
 description. Keep tfmot's, TFLite's and OpenVINO's steps as they are taught in
-chapters 04 to 08; the tour only calls them.
+chapters 04 to 08; the tour only calls them. The names use each tool's own
+words: TFLite's modes (``float32``, ``int8``), OpenVINO's precisions (``f32``,
+``int8``).
 
->>> len(VARIANTS), VARIANTS[-1][0]
-(12, 'openvino-int8')
+>>> len(VARIANTS), [name for name, _ in VARIANTS[-2:]]
+(12, ['openvino-f32', 'openvino-int8'])
 """
 
 from __future__ import annotations
@@ -114,9 +116,9 @@ def _distilled(ctx):
                                "float32 TFLite")
 
 
-def _openvino_fp32(ctx):
-    path = save_ir(convert_model(ctx.model()), ctx.path("openvino-fp32", ".xml"))
-    return Path(path), "OpenVINO IR, float32 weights, run with the f32 precision hint"
+def _openvino_f32(ctx):
+    path = save_ir(convert_model(ctx.model()), ctx.path("openvino-f32", ".xml"))
+    return Path(path), "OpenVINO IR, f32 weights, run with the f32 inference precision"
 
 
 def _openvino_int8(ctx):
@@ -138,6 +140,6 @@ VARIANTS = [
     ("pruned-80-int8", _pruned_int8),
     ("channel-pruned", _channel_pruned),
     ("distilled", _distilled),
-    ("openvino-fp32", _openvino_fp32),
+    ("openvino-f32", _openvino_f32),
     ("openvino-int8", _openvino_int8),
 ]

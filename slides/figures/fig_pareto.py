@@ -49,8 +49,8 @@ def make(out_dir: Path) -> dict:
         "best_latency_ms": best["latency_ms"],
         "fastest_name": fastest["name"], "fastest_accuracy": fastest["accuracy"],
         "fastest_latency_ms": fastest["latency_ms"],
-        "int8_size_ratio": table.size_ratio(f"w{max(WIDTHS)} int8")
-        / table.size_ratio(f"w{max(WIDTHS)} float32"),
+        "int8_size_ratio": table.times_smaller(f"w{max(WIDTHS)} float32")
+        / table.times_smaller(f"w{max(WIDTHS)} int8"),
         "rounds": s["rounds"], "duration_s": s["duration_s"],
         "test_images": len(dataset().x_test), "train_images": len(dataset().x_train),
         "epochs": s["epochs"],
