@@ -55,9 +55,8 @@ def main() -> None:
 
     print(artspeed.environment())
     ds = artspeed.load_dataset(args.dataset)
-    model = artspeed.baseline_cnn(ds.input_shape, ds.num_classes)
-    history = artspeed.train(model, ds, epochs=args.epochs, progress=False)
-    acc = artspeed.accuracy(model, ds)
+    baseline = artspeed.trained_baseline(ds, epochs=args.epochs, progress=False)  # timed: no path
+    history, acc = baseline.history, artspeed.accuracy(baseline.model, ds)
     print(f"baseline on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, "
           f"from {ds.source})")
     print(f"  epoch time  median {history.median_epoch_s:.1f} s "

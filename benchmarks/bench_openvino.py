@@ -1,10 +1,10 @@
 """Issue 7's figures: OpenVINO FP32, bf16 and NNCF INT8 against Keras, all in one run.
 
-Run: python benchmarks/bench_openvino.py [--dataset NAME] [--epochs N] [--rounds N]
+Run: python benchmarks/bench_openvino.py [--dataset NAME] [--epochs N] [--retrain] [--rounds N]
      [--duration S] [--resolution PX] [--calibration-samples N]
 
-1. The baseline CNN, trained on the dataset (default: $ARTSPEED_DATASET or
-   fashion_mnist), deployed as an FP32 IR (outputs against Keras with the f32
+1. The workbook's trained baseline on the dataset (default: $ARTSPEED_DATASET or
+   fashion_mnist; reused from runs/baseline/ if it matches, else trained), deployed as an FP32 IR (outputs against Keras with the f32
    hint: max abs diff) and as an NNCF INT8 IR (test accuracy against Keras).
 2. ResNet50 (weights=None) at 224x224, batch 1, sync, latency hint: Keras
    ``model.predict``, OpenVINO with the f32 hint, with OpenVINO's default
@@ -14,7 +14,7 @@ Run: python benchmarks/bench_openvino.py [--dataset NAME] [--epochs N] [--rounds
    hits them alike.
 
 Prints the figures and the issue's ratios; asserts nothing on time.
-(ARTSPEED_FAST=1: 1 epoch on 2,000 images, 2 rounds.)
+(ARTSPEED_FAST=1: a baseline of 1 epoch on 2,000 images, as the notebooks', 2 rounds.)
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from artspeed.core.config import DEFAULT_DATASET_HELP
+from _common import add_baseline_arguments, trained_baseline  # benchmarks/_common.py
 
 
 def _images_224(ds, count: int, size: int):
@@ -41,8 +39,7 @@ def _images_224(ds, count: int, size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
-    parser.add_argument("--epochs", type=int, help="baseline training epochs (default 3; 1 fast)")
+    add_baseline_arguments(parser)
     parser.add_argument("--calibration-samples", type=int, default=300)
     parser.add_argument("--resnet-calibration-samples", type=int, default=64)
     parser.add_argument("--resolution", type=int, default=224, help="ResNet50 input size")
@@ -55,24 +52,19 @@ def main() -> None:
     import artspeed
 
     fast = artspeed.fast_mode()
-    epochs = args.epochs or (1 if fast else 3)
     rounds = args.rounds or (2 if fast else 5)
-    out = Path(args.out or tempfile.mkdtemp(prefix="bench_openvino_"))
-    print(artspeed.environment())
-    print("OpenVINO's default inference precision here:", artspeed.default_inference_precision())
 
     # -- 1. the baseline CNN: FP32 outputs and INT8 accuracy ------------------------
+    _, ds, out, model, _ = trained_baseline(args, "bench_openvino_",
+                                            limit_train=2000 if fast else None)
+    print("OpenVINO's default inference precision here:", artspeed.default_inference_precision())
     import tf_keras
 
     tf_keras.utils.set_random_seed(0)
-    ds = artspeed.load_dataset(args.dataset, limit_train=2000 if fast else None)
-    model = artspeed.baseline_cnn(ds.input_shape, ds.num_classes)
-    artspeed.train(model, ds, epochs=epochs, progress=False)
     fp32 = artspeed.deploy(model, out, "fp32", ds)
     int8 = artspeed.deploy(model, out, "int8", ds, calibration_samples=args.calibration_samples,
                            progress=False)
-    print(f"\n== baseline CNN on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, "
-          f"{epochs} epochs)")
+    print(f"\n== baseline CNN on {ds.name} ({len(ds.x_train)} train / {len(ds.x_test)} test)")
     for d in (fp32, int8):
         print(f"{d.precision:<5} {d.bin_bytes:>10,} bytes  accuracy {d.accuracy:.2%} "
               f"(Keras {d.reference_accuracy:.2%})  max |diff| {d.max_abs_diff:.2e}  "

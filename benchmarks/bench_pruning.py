@@ -1,10 +1,13 @@
 """Issue 6's figures: pruning, channel pruning, pruned + int8 and distillation, on the baseline.
 
-Run: python benchmarks/bench_pruning.py [--dataset NAME] [--epochs N] [--prune-epochs N]
-     [--distill-epochs N] [--student-width W] [--rounds N] [--duration S] [--threads N]
+Run: python benchmarks/bench_pruning.py [--dataset NAME] [--epochs N] [--retrain]
+     [--prune-epochs N] [--distill-epochs N] [--student-width W] [--rounds N] [--duration S]
+     [--threads N]
 
-Trains ``artspeed.baseline_cnn()`` on the dataset (default: $ARTSPEED_DATASET
-or fashion_mnist), then prints, all measured in this run:
+Starts from the workbook's trained baseline on the dataset (default:
+$ARTSPEED_DATASET or fashion_mnist): ``artspeed.trained_baseline`` reuses the
+one saved in runs/baseline/ if it matches, else trains it. Then prints, all
+measured in this run:
 
 - 80% unstructured magnitude pruning: accuracy, and the gzipped .keras and
   float32 .tflite files against the baseline's;
@@ -22,9 +25,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import trained_baseline  # benchmarks/_common.py, beside this script
-
-from artspeed.core.config import DEFAULT_DATASET_HELP
+from _common import add_baseline_arguments, trained_baseline  # benchmarks/_common.py
 
 
 def _check(label: str, ok: bool, detail: str) -> None:
@@ -33,8 +34,7 @@ def _check(label: str, ok: bool, detail: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
-    parser.add_argument("--epochs", type=int, default=5, help="baseline training epochs")
+    add_baseline_arguments(parser)
     parser.add_argument("--prune-epochs", type=int, default=2, help="fine-tuning epochs")
     parser.add_argument("--distill-epochs", type=int, default=8,
                         help="epochs for the distilled and the lone student")

@@ -1,10 +1,12 @@
 """Issue 5's figures: every quantization mode on the trained baseline, side by side.
 
-Run: python benchmarks/bench_quantization.py [--dataset NAME] [--epochs N] [--qat-epochs N]
-     [--rounds N] [--duration S] [--threads N]
+Run: python benchmarks/bench_quantization.py [--dataset NAME] [--epochs N] [--retrain]
+     [--qat-epochs N] [--rounds N] [--duration S] [--threads N]
 
-Trains ``artspeed.baseline_cnn()`` on the dataset (default: $ARTSPEED_DATASET
-or fashion_mnist), converts it in every PTQ mode and with QAT, and prints
+Starts from the workbook's trained baseline on the dataset (default:
+$ARTSPEED_DATASET or fashion_mnist; ``artspeed.trained_baseline`` reuses the
+one saved in runs/baseline/ if it matches, else trains it), converts it in
+every PTQ mode and with QAT, and prints
 size, accuracy, agreement and batch-1 latency (the median over interleaved
 rounds, all measured in this run), then the issue's targets with the measured
 ratios. Asserts nothing on time.
@@ -15,15 +17,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import trained_baseline  # benchmarks/_common.py, beside this script
-
-from artspeed.core.config import DEFAULT_DATASET_HELP
+from _common import add_baseline_arguments, trained_baseline  # benchmarks/_common.py
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help=DEFAULT_DATASET_HELP)
-    parser.add_argument("--epochs", type=int, default=5, help="float training epochs")
+    add_baseline_arguments(parser)
     parser.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs")
     parser.add_argument("--calibration-samples", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved latency rounds")

@@ -15,11 +15,7 @@ def shapes_tiny():
 
 @pytest.fixture(scope="session")
 def trained_cnn(shapes_tiny, tmp_path_factory):
-    """(a small baseline CNN trained for one epoch, its .keras path)."""
-    import tf_keras
-
-    tf_keras.utils.set_random_seed(0)
-    model = artspeed.baseline_cnn(shapes_tiny.input_shape, shapes_tiny.num_classes, width=4)
-    artspeed.train(model, shapes_tiny, epochs=2, progress=False)
-    path = artspeed.save_model(model, tmp_path_factory.mktemp("cnn") / "cnn.keras")
-    return model, path
+    """(a small baseline CNN trained for two epochs, its .keras path)."""
+    baseline = artspeed.trained_baseline(shapes_tiny, width=4, epochs=2, progress=False,
+                                         path=tmp_path_factory.mktemp("cnn") / "cnn.keras")
+    return baseline.model, baseline.path

@@ -16,12 +16,17 @@ def shapes_small():
 
 
 @pytest.fixture(scope="session")
-def trained(shapes_small):
-    """A width-8 baseline trained on shapes_small (shared: tests must not train it further)."""
-    model = artspeed.baseline_cnn(width=8, dropout=0.0)
-    artspeed.train(model, shapes_small, epochs=4, learning_rate=3e-3, validate=False,
-                   progress=False)
-    return model
+def trained_baseline(shapes_small, tmp_path_factory):
+    """artspeed.trained_baseline's width-8 baseline on shapes_small, saved under pytest's tmp."""
+    return artspeed.trained_baseline(shapes_small, width=8, dropout=0.0, epochs=4,
+                                     learning_rate=3e-3, validate=False, progress=False,
+                                     path=tmp_path_factory.mktemp("baseline") / "baseline.keras")
+
+
+@pytest.fixture(scope="session")
+def trained(trained_baseline):
+    """The trained baseline's model (shared: tests must not train it further)."""
+    return trained_baseline.model
 
 
 @pytest.fixture

@@ -84,11 +84,8 @@ def test_zero_fraction_is_an_exact_copy_and_filters_rank_by_norm():
     assert narrow.get_layer("conv1").kernel.shape[-1] == 4       # not chosen: untouched
 
 
-def test_channel_pruning_cuts_params_and_macs_and_fine_tunes(shapes_small):
-    model = artspeed.baseline_cnn(width=8, dropout=0.0)
-    artspeed.train(model, shapes_small, epochs=4, learning_rate=3e-3, validate=False,
-                   progress=False)
-    run = channel_pruning(model, shapes_small, 0.5, epochs=2, learning_rate=2e-3,
+def test_channel_pruning_cuts_params_and_macs_and_fine_tunes(shapes_small, trained):
+    run = channel_pruning(trained, shapes_small, 0.5, epochs=2, learning_rate=2e-3,
                           progress=False)
     assert run.filters == {"conv1": [8, 4], "conv2": [16, 8], "dense": [32, 16],
                            "logits": [10, 10]}

@@ -9,11 +9,9 @@ from artspeed.compress.distillation import distill, logits_model
 
 
 @pytest.fixture(scope="module")
-def teacher(shapes_small):
-    model = artspeed.baseline_cnn(width=8, dropout=0.0)
-    artspeed.train(model, shapes_small, epochs=4, learning_rate=3e-3, validate=False,
-                   progress=False)
-    return model
+def teacher(trained):
+    """The shared trained baseline (distillation freezes it)."""
+    return trained
 
 
 def test_logits_are_the_input_of_the_softmax(teacher, shapes_small):

@@ -1,8 +1,10 @@
-"""The ground floor: Keras selection, errors, checks, files, results, data, models, training, saving."""
+"""The ground floor: Keras selection, errors, checks, files, results, data, models, training,
+saving, and the trained baseline."""
 
 from __future__ import annotations
 
 from artspeed.core import (
+    baseline,
     config,
     data,
     env,
@@ -16,4 +18,5 @@ from artspeed.core import (
 )
 from artspeed.core._exports import export
 
-__all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes, training)
+__all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes, training,
+                 baseline)

@@ -20,6 +20,7 @@ artspeed.InvalidArgumentError: '...' is a folder; give a file path such as .../m
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ from pathlib import Path
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["atomic_path", "write_text_atomic", "ensure_writable_dir", "check_writable_dir",
-           "check_out_file", "check_file_target",
+           "check_out_file", "check_file_target", "file_sha256",
            "temporary_path", "remove_stale_temporaries", "signals_deferred"]
 
 # .{name}.artspeed-{pid}.{8 random characters from mkstemp}{suffix}
@@ -69,6 +70,15 @@ def check_out_file(out, suffixes=(".keras", ".h5")) -> Path:
         raise InvalidArgumentError(f"out must name a {kinds} file, got '{out}'")
     check_writable_dir(out.parent)
     return out
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -7,6 +7,9 @@ Every notebook reads the same switches, so CI and a learner run one code path:
 - ``ARTSPEED_DATASET`` overrides the workbook's default dataset;
 - ``ARTSPEED_OFFLINE=1`` forbids downloads: only local files are used.
 
+Files the notebooks share (chapter 00's trained baseline) live in the
+workbook's ``runs/`` folder, found the same way from any working folder.
+
 >>> import os
 >>> saved = os.environ.get("ARTSPEED_FAST", "")
 >>> os.environ["ARTSPEED_FAST"] = "1"; fast_mode()
@@ -22,7 +25,7 @@ import os
 from pathlib import Path
 
 __all__ = ["fast_mode", "offline", "data_dir", "default_dataset", "dataset_chosen",
-           "DEFAULT_DATASET", "DEFAULT_DATASET_HELP"]
+           "runs_dir", "baseline_path", "DEFAULT_DATASET", "DEFAULT_DATASET_HELP"]
 
 DEFAULT_DATASET = "fashion_mnist"
 DEFAULT_DATASET_HELP = ("default: $ARTSPEED_DATASET, else fashion_mnist, or the built-in "
@@ -54,3 +57,30 @@ def default_dataset() -> str:
 def dataset_chosen() -> bool:
     """True when ``ARTSPEED_DATASET`` names a dataset (the user chose it)."""
     return bool(os.environ.get("ARTSPEED_DATASET", "").strip())
+
+
+def runs_dir() -> Path:
+    """The workbook's ``runs/`` folder: beside the nearest ``pyproject.toml`` from the
+    current folder upwards (the repository's root, also from ``notebooks/``), else here.
+
+    >>> runs_dir().name
+    'runs'
+    """
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "runs"
+    return here / "runs"
+
+
+def baseline_path(dataset: str | None = None) -> Path:
+    """Where chapter 00 saves the trained baseline for the later chapters to reuse.
+
+    ``runs/baseline/<dataset>.keras`` (default dataset: ``default_dataset()``),
+    ``<dataset>-fast.keras`` in fast mode, so a quick run never replaces the full one.
+
+    >>> baseline_path("mnist").relative_to(runs_dir()).parent.as_posix()
+    'baseline'
+    """
+    name = f"{dataset or default_dataset()}{'-fast' if fast_mode() else ''}"
+    return runs_dir() / "baseline" / f"{name}.keras"

@@ -15,11 +15,11 @@ import json
 import zipfile
 from pathlib import Path
 
-from artspeed.core._io import atomic_path
+from artspeed.core._io import atomic_path, check_file_target
 from artspeed.core.errors import KerasVersionError, ModelError, first_line
 from artspeed.core.frameworks import check_tf_keras_model, tf_keras
 
-__all__ = ["save_model", "load_model", "model_kind", "KERAS_SUFFIXES", "UNSAFE_HINT"]
+__all__ = ["save_model", "load_model", "model_kind", "keras_target", "KERAS_SUFFIXES", "UNSAFE_HINT"]
 
 KERAS_SUFFIXES = (".keras", ".h5")
 _SUFFIX_KINDS = {".tflite": "tflite", ".xml": "openvino"}
@@ -41,6 +41,20 @@ def model_kind(path) -> str | None:
     return _SUFFIX_KINDS.get(path.suffix)
 
 
+def keras_target(path) -> Path:
+    """``path`` if a Keras model may be saved there (a ``.keras`` or ``.h5`` name, no folder).
+
+    >>> keras_target("runs/model.onnx")
+    Traceback (most recent call last):
+    ...
+    artspeed.ModelError: save the model as .keras (or legacy .h5), got 'runs/model.onnx'
+    """
+    path = Path(path)
+    if path.suffix not in KERAS_SUFFIXES:
+        raise ModelError(f"save the model as .keras (or legacy .h5), got '{path}'")
+    return check_file_target(path)
+
+
 def save_model(model, path, include_optimizer: bool = True) -> Path:
     """Save ``model`` to ``path`` (``.keras``, or legacy ``.h5``) and return the path.
 
@@ -50,9 +64,7 @@ def save_model(model, path, include_optimizer: bool = True) -> Path:
     and the fair one to compare sizes with.
     """
     check_tf_keras_model(model, "artspeed.save_model")
-    path = Path(path)
-    if path.suffix not in KERAS_SUFFIXES:
-        raise ModelError(f"save the model as .keras (or legacy .h5), got '{path}'")
+    path = keras_target(path)
     kwargs = {}
     if not include_optimizer and getattr(model, "optimizer", None) is not None:
         if path.suffix == ".h5":

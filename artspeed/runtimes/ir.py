@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from artspeed.core._io import (
     check_file_target,
     ensure_writable_dir,
+    file_sha256,
     remove_path,
     remove_stale_temporaries,
     signals_deferred,
@@ -108,15 +108,6 @@ def check_ir(path) -> Path:
     return path
 
 
-def _digest(path: Path) -> str:
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _record_bin(xml: Path, weights: Path) -> None:
     """Write the .bin's size and SHA-256 into the .xml's rt_info (as OpenVINO keeps it:
     ``<artspeed><bin_bytes value=...>``), readable with ``model.get_rt_info()``."""
@@ -133,7 +124,7 @@ def _record_bin(xml: Path, weights: Path) -> None:
     record = ET.SubElement(info, "artspeed")
     record.text, record.tail = "\n\t\t\t", "\n\t"
     ET.SubElement(record, "bin_bytes", value=str(weights.stat().st_size)).tail = "\n\t\t\t"
-    ET.SubElement(record, "bin_sha256", value=_digest(weights)).tail = "\n\t\t"
+    ET.SubElement(record, "bin_sha256", value=file_sha256(weights)).tail = "\n\t\t"
     tree.write(xml, encoding="utf-8", xml_declaration=True)
 
 
@@ -154,7 +145,7 @@ def _check_ir_pair(path: Path) -> None:
     weights = path.with_suffix(".bin")
     size = str(weights.stat().st_size)
     if expected.get("bin_bytes") not in (None, size) or (
-            expected.get("bin_sha256") is not None and _digest(weights) != expected["bin_sha256"]):
+            expected.get("bin_sha256") is not None and file_sha256(weights) != expected["bin_sha256"]):
         raise ModelError(f"'{weights.name}' does not belong to '{path.name}' (written by another "
                          f"run); re-run artspeed deploy (or artspeed.save_ir) to write the pair "
                          f"in {path.parent} again")

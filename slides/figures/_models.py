@@ -35,10 +35,9 @@ def dataset():
 @functools.cache
 def trained(width: int):
     """(model, history) for the baseline CNN of ``width``, trained with a fixed seed."""
-    ds = dataset()
-    model = artspeed.baseline_cnn(ds.input_shape, ds.num_classes, width=width, seed=0)
-    history = artspeed.train(model, ds, epochs=settings()["epochs"], seed=0, progress=False)
-    return model, history
+    baseline = artspeed.trained_baseline(dataset(), width=width, epochs=settings()["epochs"],
+                                         seed=0, progress=False)
+    return baseline.model, baseline.history
 
 
 def models_dir(out_dir: Path) -> Path:
