@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from artspeed.core import _checks, config
+from artspeed.core import _checks
 from artspeed.core.config import DEFAULT_DATASET_HELP
-from artspeed.core.data import DatasetChoice, as_dataset
+from artspeed.core.data import DatasetChoice
 from artspeed.core.errors import InvalidArgumentError
 
 
@@ -92,9 +92,3 @@ def _dataset_choice(args) -> DatasetChoice:
     """--dataset and --limit-train as a plain value (checked now, loaded when needed)."""
     return DatasetChoice(args.dataset or None, args.limit_train)
 
-
-def _load_data(args, epochs: int):
-    """The dataset (2,000 training images in fast mode) and the epochs to run:
-    ``--epochs``, else ``epochs`` (1 in fast mode)."""
-    dataset = as_dataset(_dataset_choice(args))
-    return dataset, args.epochs or (1 if config.fast_mode() else epochs)

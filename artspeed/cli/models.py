@@ -10,7 +10,6 @@ from artspeed.cli._args import (
     _dataset_choice,
     _emit,
     _fraction,
-    _load_data,
     _positive_float,
     _positive_int,
     _seed,
@@ -20,38 +19,31 @@ from artspeed.compress.channels import NORMS
 from artspeed.compress.pruning import SCHEDULES
 from artspeed.compress.ptq import IO_TYPES, PTQ_MODES
 from artspeed.compress.workflows import distill_student, prune_and_fine_tune, quantize_to_tflite
-from artspeed.core._io import check_out_file
-from artspeed.core.models import baseline_cnn
-from artspeed.core.saving import save_model
-from artspeed.core.training import train
+from artspeed.core.baseline import trained_baseline
 from artspeed.deployment.pipeline import PRECISIONS, deploy
-from artspeed.measure.evaluation import accuracy
 
 
 def _cmd_train(args) -> int:
-    out, width, json_only = args.out, args.width, args.json
-    check_out_file(out)  # fail before any work starts
-    dataset, epochs = _load_data(args, epochs=5)
-    model = baseline_cnn(dataset.input_shape, dataset.num_classes, width=width)
-    history = train(model, dataset, epochs=epochs, batch_size=args.batch_size,
-                    seed=args.seed, progress=not json_only)
-    test_accuracy = accuracy(model, dataset)
-    path = save_model(model, out)
+    result = trained_baseline(_dataset_choice(args), width=args.width, epochs=args.epochs,
+                              seed=args.seed, batch_size=args.batch_size, path=args.out,
+                              retrain=True, progress=not args.json, quiet=True)
+    dataset, history, path = result.dataset, result.history, result.path
+    epochs, params = history.epochs, result.record["params"]
     payload = {
         "dataset": dataset.name, "source": dataset.source,
         "train_samples": len(dataset.x_train), "test_samples": len(dataset.x_test),
-        "epochs": epochs, "width": width, "params": model.count_params(),
+        "epochs": epochs, "width": args.width, "params": params,
         "epoch_seconds": list(history.epoch_seconds),
         "median_epoch_s": history.median_epoch_s,
-        "test_accuracy": test_accuracy, "model_path": str(path),
+        "test_accuracy": result.test_accuracy, "model_path": str(path),
         "size_bytes": path.stat().st_size,
     }
     _emit(args, payload, [
         f"dataset      {dataset.name} ({len(dataset.x_train)} train / "
         f"{len(dataset.x_test)} test, from {dataset.source})",
-        f"model        baseline_cnn width={width}, {model.count_params():,} parameters",
+        f"model        baseline_cnn width={args.width}, {params:,} parameters",
         f"training     {epochs} epochs, median {history.median_epoch_s:.1f} s/epoch",
-        f"test acc.    {test_accuracy:.2%}",
+        f"test acc.    {result.test_accuracy:.2%}",
         f"saved        {path} ({path.stat().st_size:,} bytes)",
     ])
     return 0

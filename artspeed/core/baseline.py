@@ -35,9 +35,9 @@ from artspeed.core import _checks
 from artspeed.core._io import check_writable_dir, file_sha256, signals_deferred, write_text_atomic
 from artspeed.core._result import Result
 from artspeed.core.config import fast_mode
-from artspeed.core.data import Dataset, load_dataset
+from artspeed.core.data import Dataset, as_dataset
 from artspeed.core.env import _version
-from artspeed.core.errors import ArtspeedError, InvalidArgumentError
+from artspeed.core.errors import ArtspeedError
 from artspeed.core.models import baseline_cnn
 from artspeed.core.saving import keras_target, load_model, save_model
 from artspeed.core.training import TrainingHistory, train
@@ -64,6 +64,12 @@ class TrainedBaseline(Result):
     record: dict               # what it was trained on: the JSON saved beside the model
     path: Path | None = None   # where it is saved (None: not saved)
     reused: bool = False       # loaded from ``path`` instead of trained
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """The accuracy on the test set after the last epoch (None if it was not validated)."""
+        values = self.history.metrics.get("val_accuracy")
+        return float(values[-1]) if values else None
 
     def __repr__(self) -> str:
         how = f"reused from {self.path}" if self.reused else "trained"
@@ -146,41 +152,43 @@ def _saved(path: Path, wanted: dict):
 
 def trained_baseline(dataset=None, *, width: int = 32, dropout: float = 0.25,
                      epochs: int | None = None, learning_rate: float = 1e-3, seed: int = 0,
-                     validate: bool = True, path=None, progress: bool = True,
-                     retrain: bool = False) -> TrainedBaseline:
+                     validate: bool = True, batch_size: int = 64, path=None,
+                     progress: bool = True, retrain: bool = False,
+                     quiet: bool = False) -> TrainedBaseline:
     """``baseline_cnn`` trained on ``dataset`` with ``train``, or reused from ``path``.
 
-    ``dataset`` defaults to ``load_dataset()``; ``epochs`` to ``baseline_epochs()``.
+    ``dataset`` is a Dataset, a name or a ``DatasetChoice`` (None: the default
+    dataset, with 2,000 training images in fast mode); ``epochs`` to ``baseline_epochs()``.
     With ``path`` (a ``.keras`` file, e.g. ``artspeed.baseline_path(ds.name)``) the
     model is loaded from there when its record matches this request, else trained
     and saved there (model and record each written whole). ``retrain=True`` always
-    trains. One line says which happened, and why a saved one was not reused.
+    trains. One line says which happened, and why a saved one was not reused
+    (``quiet=True``: no line, for output that must stay machine-readable).
     """
-    if dataset is None:
-        dataset = load_dataset()
-    if not isinstance(dataset, Dataset):
-        raise InvalidArgumentError(f"dataset must be an artspeed Dataset (artspeed.load_dataset"
-                                   f"(...)), got {type(dataset).__name__}")
+    if path is not None:
+        path = keras_target(path)
+        check_writable_dir(path.parent)       # before loading data or training
+    dataset = as_dataset(dataset)
     epochs = baseline_epochs() if epochs is None else _checks.whole_number("epochs", epochs)
     learning_rate = _checks.positive_finite("learning_rate", learning_rate)
     model = baseline_cnn(dataset.input_shape, dataset.num_classes, width=width,
                          dropout=dropout, seed=seed)   # checks width, dropout and seed
     wanted = _request(dataset, width=int(width), dropout=float(dropout), epochs=epochs,
-                      learning_rate=learning_rate, seed=int(seed), validate=bool(validate))
+                      learning_rate=learning_rate, seed=int(seed), validate=bool(validate),
+                      batch_size=_checks.whole_number("batch_size", batch_size))
     why = None
     if path is not None:
-        path = keras_target(path)
-        check_writable_dir(path.parent)       # before training, not after it
         if not retrain:
             found, why = _saved(path, wanted)
             if found:
                 model, record = found
-                print(f"reused the baseline {path} ({_describe(record)})")
+                if not quiet:
+                    print(f"reused the baseline {path} ({_describe(record)})")
                 return TrainedBaseline(model, dataset, TrainingHistory.from_dict(
                     record["history"]), record, path, reused=True)
     start = time.perf_counter()
-    history = train(model, dataset, epochs=epochs, learning_rate=learning_rate, seed=seed,
-                    validate=validate, progress=progress)
+    history = train(model, dataset, epochs=epochs, batch_size=wanted["batch_size"],
+                    learning_rate=learning_rate, seed=seed, validate=validate, progress=progress)
     record = {**wanted, "params": model.count_params(), "history": history.to_dict(),
               "train_seconds": round(time.perf_counter() - start, 2),
               "trained_at": datetime.datetime.now().isoformat(timespec="seconds")}
@@ -191,5 +199,6 @@ def trained_baseline(dataset=None, *, width: int = 32, dropout: float = 0.25,
             record["model_sha256"] = file_sha256(path)
             write_text_atomic(_sidecar(path), json.dumps(record, indent=2) + "\n")
         line += f"; saved to {path}" + (f" (the one there was not reused: {why})" if why else "")
-    print(line)
+    if not quiet:
+        print(line)
     return TrainedBaseline(model, dataset, history, record, path)

@@ -44,12 +44,12 @@ from artspeed.core._io import (
     write_text_atomic,
 )
 from artspeed.core._moved import renamed_word
+from artspeed.core.baseline import trained_baseline
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
-from artspeed.core.models import baseline_cnn
 from artspeed.core.saving import load_model, save_model
-from artspeed.core.training import check_model_fits, train
+from artspeed.core.training import check_model_fits
 from artspeed.measure.benchmarking import batch_sweep
 from artspeed.measure.pareto import pareto_front
 from artspeed.measure.profiler import profile
@@ -325,8 +325,8 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
     """(path, name) of the baseline: the learner's model, or a freshly trained one."""
     path = folder / "baseline.keras"
     if model is None:
-        model = baseline_cnn(dataset.input_shape, dataset.num_classes, seed=settings.seed)
-        train(model, dataset, epochs=settings.epochs, seed=settings.seed, progress=progress)
+        model = trained_baseline(dataset, epochs=settings.epochs, seed=settings.seed,
+                                 progress=progress, quiet=not progress).model
     else:
         if isinstance(model, (str, Path)):
             model = load_model(model, safe_mode=safe_mode)
