@@ -11,32 +11,12 @@ from artspeed.cli._args import (
     _threads,
 )
 from artspeed.core.config import DEFAULT_DATASET_HELP
-from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
-from artspeed.core.frameworks import tf_keras
-from artspeed.core.saving import load_model, model_kind
-from artspeed.measure.benchmarking import benchmark
-from artspeed.measure.profiler import profile
-from artspeed.measure.scenarios import SCENARIOS, run_scenario
-from artspeed.runtimes.factory import RUNTIMES, load_predictor
+from artspeed.core.errors import ModelError
+from artspeed.measure.scenarios import SCENARIOS
+from artspeed.measure.workflows import SPEC_FORMS, bench_models, profile_spec
+from artspeed.runtimes.factory import RUNTIMES
 from artspeed.runtimes.openvino import HINTS, INFERENCE_PRECISIONS
 from artspeed.tour.run import run_tour
-
-
-def _bench_payload(result, scenario: str) -> dict:
-    """The JSON of one model's run: the same keys for a benchmark and a scenario."""
-    data = result.to_dict()
-    data.pop("latencies_ms", None)
-    is_scenario = scenario != "benchmark"
-    data.update(
-        scenario=scenario,
-        batch_size=result.samples_per_query if is_scenario else result.batch_size,
-        threads=result.predictor.get("threads"),
-        iterations=result.queries if is_scenario else result.iterations,
-    )
-    for key in ("latency_ms", "runtime_latency_ms"):
-        if data.get(key) is not None:
-            data[key] = {k: data[key].get(k) for k in ("p50", "p90", "p99", "mean", "std")}
-    return data
 
 
 def _cmd_bench(args) -> int:
@@ -44,39 +24,12 @@ def _cmd_bench(args) -> int:
                if getattr(args, key) is not None}
     if args.precision == "default":
         options["precision"] = None
-    scenario = args.scenario or "benchmark"
-    predictors = []
-    try:   # every model is opened (and checked by the library) before any is measured
-        for model in args.models:
-            predictors.append(load_predictor(model, args.runtime, mode=args.mode,
-                                             threads=args.threads, safe_mode=not args.unsafe,
-                                             **options))
-        payloads, notes = [], []
-        for model, predictor in zip(args.models, predictors):
-            if args.scenario is None:
-                duration = args.duration if args.duration or args.iterations else 1.0
-                result = benchmark(predictor, args.batch_size, iterations=args.iterations,
-                                   duration_s=duration, warmup=args.warmup, name=model,
-                                   warn=False)
-                if result.noisy:
-                    notes.append(f"note: {model} was noisy (spread {result.robust_cv:.0%} "
-                                 "around the median); trust the p50, or rerun on a quieter "
-                                 "machine")
-            else:
-                result = run_scenario(predictor, args.scenario, duration_s=args.duration,
-                                      batch_size=args.batch_size if args.batch_size > 1 else None,
-                                      latency_bound_ms=args.latency_bound_ms,
-                                      target_qps=args.target_qps)
-            payload = _bench_payload(result, scenario)
-            payload["model"] = model
-            payloads.append(payload)
-    finally:
-        for predictor in predictors:
-            predictor.close()
-    base = payloads[0]["latency_ms"]["p50"]
-    for payload in payloads:
-        p50 = payload["latency_ms"]["p50"]
-        payload["speedup_p50_vs_first"] = base / p50 if p50 else None
+    comparison = bench_models(args.models, args.runtime, scenario=args.scenario, mode=args.mode,
+                              batch_size=args.batch_size, threads=args.threads,
+                              duration_s=args.duration, iterations=args.iterations,
+                              warmup=args.warmup, latency_bound_ms=args.latency_bound_ms,
+                              target_qps=args.target_qps, safe_mode=not args.unsafe, **options)
+    payloads = [run.to_dict() for run in comparison.runs]
     lines = [f"{'model':<28} {'runtime':<9} {'scenario':<14} {'batch':>5} {'p50 ms':>9} "
              f"{'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
     for p in payloads:
@@ -91,7 +44,7 @@ def _cmd_bench(args) -> int:
                          f"{p['latency_bound_ms']} ms {'met' if p['bound_met'] else 'MISSED'}")
     env = payloads[0]["env"]
     lines.append(f"on {env['cpu_model']}, {env['available_cores']} cores available")
-    lines += notes
+    lines += comparison.notes
     _emit(args, payloads[0] if len(payloads) == 1 else payloads, lines)
     return 0
 
@@ -127,51 +80,10 @@ def _add_bench(commands) -> None:
     bench.set_defaults(func=_cmd_bench)
 
 
-_PROFILE_FORMS = ("a saved model: a .keras or .h5 file, or a SavedModel folder; or "
-                  "keras.applications.NAME, for example keras.applications.ResNet50 "
-                  "(built with weights=None, nothing is downloaded)")
-
-
-def _profile_model(spec: str, input_shape, safe_mode: bool = True):
-    """The model SPEC names: a saved model, or a Keras application without weights."""
-    from pathlib import Path
-
-    prefix = next((p for p in ("tf.keras.applications.", "keras.applications.")
-                   if spec.startswith(p)), None)
-    if prefix is None:
-        path = Path(spec)
-        if not path.exists():
-            if model_kind(path) == "keras" or "/" in spec or "\\" in spec:
-                raise ModelError(f"no model at '{spec}': the path does not exist")
-            raise InvalidArgumentError(f"unknown SPEC {spec!r}; expected {_PROFILE_FORMS}")
-        if input_shape:
-            raise InvalidArgumentError("--input-shape applies to keras.applications.NAME only; "
-                                       "a saved model keeps the input shape it was built with")
-
-        return load_model(path, compile=False, safe_mode=safe_mode)
-    name = spec[len(prefix):]
-
-    builder = getattr(tf_keras.applications, name, None)
-    if not name or not name[0].isupper() or not callable(builder):
-        known = sorted(n for n in dir(tf_keras.applications)
-                       if n[:1].isupper() and callable(getattr(tf_keras.applications, n)))
-        raise InvalidArgumentError(f"unknown application {name!r} in SPEC {spec!r}; "
-                                   f"known: {', '.join(known)}")
-    kwargs = {"weights": None}
-    if input_shape:
-        kwargs["input_shape"] = tuple(input_shape)
-    try:
-        return builder(**kwargs)
-    except (ValueError, TypeError) as exc:
-        first = first_line(exc)
-        raise InvalidArgumentError(f"{name} cannot be built with input shape "
-                                   f"{input_shape}: {first}") from None
-
-
 def _cmd_profile(args) -> int:
-    model = _profile_model(args.spec, args.input_shape, safe_mode=not args.unsafe)
-    result = profile(model, batch_size=args.batch_size)
-    payload = {"spec": args.spec, **result.to_dict()}
+    result = profile_spec(args.spec, batch_size=args.batch_size, input_shape=args.input_shape,
+                          safe_mode=not args.unsafe)
+    payload = result.to_dict()
     top = sorted((r for r in result.layers if r.flops), key=lambda r: -r.flops)[:10]
     lines = [
         f"model        {result.name} ({args.spec}), batch {result.batch_size}",
@@ -193,7 +105,7 @@ def _cmd_profile(args) -> int:
 def _add_profile(commands) -> None:
     prof = commands.add_parser("profile", help="count a model's parameters, MACs, FLOPs "
                                "and memory, per layer")
-    prof.add_argument("spec", metavar="SPEC", help=_PROFILE_FORMS)
+    prof.add_argument("spec", metavar="SPEC", help=SPEC_FORMS)
     prof.add_argument("--batch-size", type=_positive_int, default=1,
                       help="count for this many samples (default 1)")
     prof.add_argument("--input-shape", type=_input_shape, metavar="H,W,C",

@@ -34,7 +34,7 @@ from artspeed.compress.ptq import _default_path, convert_to_tflite
 from artspeed.compress.qat import QATResult, convert_qat_model, skip_names, unsupported_layers
 from artspeed.compress.results import CompressionResult
 from artspeed.core import _checks
-from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
 from artspeed.core.training import check_model_fits, train
 from artspeed.measure.evaluation import accuracy, model_size
@@ -44,14 +44,6 @@ __all__ = ["CENTROID_INITS", "ClusteringResult", "cluster_weights", "strip_clust
            "sparsity_preserving_qat"]
 
 CENTROID_INITS = ("kmeans_plus_plus", "linear", "density_based", "random")
-
-
-def _check_clusters(number_of_clusters) -> int:
-    if isinstance(number_of_clusters, bool) or not isinstance(number_of_clusters, int) \
-            or number_of_clusters < 2:
-        raise InvalidArgumentError(f"number_of_clusters must be a whole number >= 2, got "
-                                   f"{number_of_clusters!r}; 16 clusters need 4 bits a weight")
-    return number_of_clusters
 
 
 def cluster_weights(model, number_of_clusters: int = 16, *, init: str = "kmeans_plus_plus",
@@ -68,7 +60,8 @@ def cluster_weights(model, number_of_clusters: int = 16, *, init: str = "kmeans_
     ...
     artspeed.InvalidArgumentError: number_of_clusters must be a whole number >= 2, got 1; 16 clusters need 4 bits a weight
     """
-    _check_clusters(number_of_clusters)
+    number_of_clusters = _checks.whole_number("number_of_clusters", number_of_clusters, 2,
+                                              hint="16 clusters need 4 bits a weight")
     _checks.choice("init", init, CENTROID_INITS)
     check_wrappable(model, "artspeed.cluster_weights", "cluster")
     skip = skip_names(model, skip)

@@ -211,9 +211,8 @@ def distill(teacher, student, dataset, *, epochs: int = 3, temperature: float = 
     """
     check_model_fits(teacher, dataset, "artspeed.distill (teacher)")
     check_model_fits(student, dataset, "artspeed.distill (student)")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
+    epochs = _checks.whole_number("epochs", epochs)
+    batch_size = _checks.whole_number("batch_size", batch_size)
     alone = None
     if compare:
         alone = tf_keras.models.clone_model(student)

@@ -59,15 +59,14 @@ def integer_range(bits: int, signed: bool = True) -> tuple[int, int]:
     >>> integer_range(4), integer_range(4, signed=False)
     ((-8, 7), (0, 15))
     """
-    _check_bits(bits)
+    bits = _check_bits(bits)
     if signed:
         return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     return 0, 2 ** bits - 1
 
 
-def _check_bits(bits) -> None:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 16:
-        raise InvalidArgumentError(f"bits must be a whole number from 2 to 16, got {bits!r}")
+def _check_bits(bits) -> int:
+    return _checks.whole_number("bits", bits, 2, 16, "8 bits is the usual choice")
 
 
 def _as_float_array(x, where: str) -> np.ndarray:
@@ -191,11 +190,8 @@ def _params_from_range(lo, hi, bits: int, signed: bool, symmetric: bool, axis) -
 def _reduce_axes(x: np.ndarray, axis):
     if axis is None:
         return None, x.reshape(1, -1)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise InvalidArgumentError(f"axis must be a whole number or None, got {axis!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise InvalidArgumentError(f"axis {axis} is out of range for an array of shape {x.shape}")
-    axis = int(axis) % x.ndim
+    axis = _checks.whole_number("axis", axis, -x.ndim, x.ndim - 1, optional=True,
+                                hint=f"the array has shape {x.shape}") % x.ndim
     return axis, np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
 
 
@@ -231,7 +227,7 @@ def calibrate(x, bits: int = 8, *, signed: bool = True, symmetric: bool = False,
     >>> calibrate(w, symmetric=True, axis=1).scale.round(5).tolist()
     [0.00157, 0.0315]
     """
-    _check_bits(bits)
+    bits = _check_bits(bits)
     _checks.choice("calibration method", method, METHODS)
     x = _as_float_array(x, "artspeed.calibrate")
     axis, rows = _reduce_axes(x, axis)

@@ -55,13 +55,29 @@ def choice(what: str, value, choices, renamed=None):
     return value
 
 
-def whole_number(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as an int in [minimum, maximum]; bools and floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise InvalidArgumentError(f"{name} must be a whole number {span}, got {value!r}")
+def whole_number(name: str, value, minimum: int = 1, maximum: int | None = None,
+                 hint: str = "", *, optional: bool = False) -> int | None:
+    """``value`` as an int in [minimum, maximum]; bools and floats are refused.
+
+    NumPy integers are accepted (and returned as ``int``); ``optional`` lets
+    ``None`` through; ``hint`` ends the error message.
+
+    >>> import numpy as np
+    >>> whole_number("batch_size", np.int64(3)), whole_number("steps", None, optional=True)
+    (3, None)
+    >>> whole_number("bits", 1, 2, 16, "8 bits is the usual choice")
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: bits must be a whole number from 2 to 16, got 1; 8 bits is the usual choice
+    """
+    if value is None and optional:
+        return None
+    span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or value < minimum or (maximum is not None and value > maximum)):
+        raise InvalidArgumentError(f"{name} must be a whole number {span}"
+                                   f"{' or None' if optional else ''}, got {value!r}"
+                                   + (f"; {hint}" if hint else ""))
     return int(value)
 
 
@@ -70,11 +86,12 @@ def seed(value) -> int:
     return whole_number("seed", value, 0, MAX_SEED)
 
 
-def positive_finite(name: str, value) -> float:
-    """A finite number above 0, as a float."""
+def positive_finite(name: str, value, hint: str = "") -> float:
+    """A finite number above 0, as a float; ``hint`` ends the error message."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a finite number above 0, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a finite number above 0, got {value!r}"
+                                   + (f"; {hint}" if hint else ""))
     return float(value)
 
 

@@ -30,10 +30,8 @@ def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32
     """
     width = _checks.whole_number("width", width, 1, _checks.MAX_WIDTH)
     seed = _checks.seed(seed)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise InvalidArgumentError(f"num_classes must be at least 2, got {num_classes!r}")
-    if not 0 <= dropout < 1:
-        raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout!r}")
+    num_classes = _checks.whole_number("num_classes", num_classes, 2)
+    dropout = _checks.fraction("dropout", dropout, "0.5 drops half the dense units in training")
     shape = tuple(int(d) for d in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise InvalidArgumentError(f"input_shape must be (height, width, channels), got {input_shape!r}")

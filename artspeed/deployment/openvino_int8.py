@@ -33,6 +33,7 @@ import io
 import numpy as np
 
 from artspeed.compress.qat import _is_quantized
+from artspeed.core import _checks
 from artspeed.core.data import Dataset, representative_samples
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, import_openvino, nncf
@@ -57,12 +58,6 @@ def _quiet(quiet: bool):
     if not quiet:
         return contextlib.nullcontext()
     return contextlib.redirect_stdout(io.StringIO())
-
-
-def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
 
 
 def _input_dims(model) -> tuple:
@@ -93,7 +88,7 @@ def calibration_dataset(model, data, num_samples: int = 300, seed: int = 0):
     ...
     artspeed.InvalidArgumentError: the calibration data holds samples of shape (5,), but the model takes (3,); use images of the dataset the model was trained on (artspeed.load_dataset)
     """
-    num_samples = _check_positive("num_samples", num_samples)
+    num_samples = _checks.whole_number("num_samples", num_samples)
     if data is None:
         raise InvalidArgumentError("INT8 quantization needs calibration data: pass a Dataset "
                                    "or an array of about 300 training images")
@@ -166,7 +161,7 @@ def quantize_openvino(model, data, *, subset_size: int = 300, ignored_scope=None
                "mixed": nncf.QuantizationPreset.MIXED}
     if preset not in presets:
         raise InvalidArgumentError(f"unknown preset {preset!r}; choose performance or mixed")
-    subset_size = _check_positive("subset_size", subset_size)
+    subset_size = _checks.whole_number("subset_size", subset_size)
     ir = _source(model)
     calibration = calibration_dataset(ir, data, subset_size, seed)
     scope = make_ignored_scope(ignored_scope, ir)
@@ -194,12 +189,13 @@ def quantize_openvino_with_accuracy_control(model, dataset, *, max_drop: float =
     if not isinstance(dataset, Dataset):
         raise InvalidArgumentError("accuracy control needs an artspeed Dataset (images and "
                                    f"labels), got {type(dataset).__name__}")
-    if not 0 < max_drop < 1:
-        raise InvalidArgumentError(f"max_drop is a fraction of accuracy in (0, 1), got {max_drop!r}")
-    validation_samples = _check_positive("validation_samples", validation_samples)
+    if _checks.fraction("max_drop", max_drop, "0.01 allows one point of accuracy lost") == 0:
+        raise InvalidArgumentError("max_drop must be above 0: 0.01 allows one point of "
+                                   "accuracy lost")
+    validation_samples = _checks.whole_number("validation_samples", validation_samples)
     nncf = _nncf()
     ir = _source(model)
-    calibration = calibration_dataset(ir, dataset, _check_positive("subset_size", subset_size),
+    calibration = calibration_dataset(ir, dataset, _checks.whole_number("subset_size", subset_size),
                                       seed)
     x, y = dataset.x_test[:validation_samples], dataset.y_test[:validation_samples]
     _check_images(ir, x, "validation")

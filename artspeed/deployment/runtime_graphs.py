@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import ov
@@ -166,8 +167,7 @@ def runtime_graph(model, *, inference_precision: str | None = "f32", batch_size:
     if it was made with ``perf_count=True``). ``inference_precision`` is the
     precision hint for a model compiled here (``None``: OpenVINO's default).
     """
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
-        raise InvalidArgumentError(f"runs must be a whole number >= 0, got {runs!r}")
+    runs = _checks.whole_number("runs", runs, 0)
     if isinstance(model, OpenVINOPredictor):
         predictor = model
     else:

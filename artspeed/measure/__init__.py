@@ -1,4 +1,4 @@
-"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, MLPerf-style scenarios, Pareto fronts."""
+"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, MLPerf-style scenarios, Pareto fronts; one call per measuring job (workflows)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from artspeed.measure import (
     scenarios,
     tf_flops,
     variants,
+    workflows,
 )
 
-__all__ = export(globals(), benchmark_tool, benchmarking, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops, variants)
+__all__ = export(globals(), benchmark_tool, benchmarking, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops, variants,
+                 workflows)

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.env import Environment, environment
 from artspeed.core.errors import InvalidArgumentError
@@ -105,16 +106,10 @@ def _thin(values: np.ndarray, keep: int = _KEPT_SAMPLES) -> tuple:
 
 def check_budget(iterations, duration_s, warmup=0):
     """Validate a run's length: iterations and warm-up counts, and a duration in seconds."""
-    for label, value, low in (("iterations", iterations, 1), ("warmup", warmup, 0)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InvalidArgumentError(f"{label} must be a whole number >= {low}, got {value!r}")
+    _checks.whole_number("iterations", iterations, optional=True)
+    _checks.whole_number("warmup", warmup, 0, optional=True)
     if duration_s is not None:
-        if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) \
-                or not math.isfinite(duration_s) or duration_s <= 0:
-            raise InvalidArgumentError(f"duration_s must be a number of seconds above 0, "
-                                       f"got {duration_s!r}")
+        _checks.positive_finite("duration_s", duration_s, "give a number of seconds")
 
 
 @dataclass(frozen=True)
@@ -374,10 +369,9 @@ class Sweep(Result):
 
 def _positive_values(label: str, values) -> tuple:
     values = tuple(values)
-    if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
-                         for v in values):
-        raise InvalidArgumentError(f"{label} must be whole numbers >= 1, got {list(values)}")
-    return tuple(int(v) for v in values)
+    if not values:
+        raise InvalidArgumentError(f"{label} must be whole numbers >= 1, got none")
+    return tuple(_checks.whole_number(f"each of {label}", v) for v in values)
 
 
 def batch_sweep(predictor, batch_sizes=(1, 2, 4, 8, 16, 32), **options) -> Sweep:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._moved import renamed_property
 from artspeed.core._result import Result
 from artspeed.core.data import Dataset
@@ -62,9 +63,7 @@ def predict_labels(model, images, batch_size: int = 256) -> np.ndarray:
     ``model`` is a Keras model or a Predictor; a fixed-batch model is fed its
     own batch size (the last batch padded).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    batch_size = _checks.whole_number("batch_size", batch_size)
     predictor = _predictor(model, "artspeed.predict_labels")
     images = np.asarray(images)
     if not len(images):

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
-from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model
 from artspeed.measure.profiler import check_built, profile
 
@@ -88,8 +88,7 @@ def compare_model_profiler(model, batch_size: int = 1) -> ModelProfilerCompariso
     what each figure is. See this module's docstring for the four conventions.
     """
     model = check_built(check_tf_keras_model(model, "artspeed.compare_model_profiler"))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    batch_size = _checks.whole_number("batch_size", batch_size)
     from model_profiler import model_profiler
 
     table = model_profiler(model, batch_size)

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf, tf_keras
@@ -476,8 +477,7 @@ def profile(model, batch_size: int = 1) -> ModelProfile:
     (26698, 56448)
     """
     model = check_built(check_tf_keras_model(model, "artspeed.profile"))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    batch_size = _checks.whole_number("batch_size", batch_size)
     walker = _Walker(batch_size)
     walker.walk(model)
     weights = {id(w): w for w in model.weights}

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.config import fast_mode
 from artspeed.core.env import environment
@@ -108,10 +109,9 @@ def measure_machine_peak(matmul_size: int | None = None, copy_bytes: int | None 
     matmul_size = matmul_size or (1024 if fast else 2048)
     copy_bytes = copy_bytes or (128 if fast else 256) * 2**20
     repeats = repeats or (3 if fast else 5)
-    for label, value in (("matmul_size", matmul_size), ("copy_bytes", copy_bytes),
-                         ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(f"{label} must be a whole number >= 1, got {value!r}")
+    matmul_size = _checks.whole_number("matmul_size", matmul_size)
+    copy_bytes = _checks.whole_number("copy_bytes", copy_bytes)
+    repeats = _checks.whole_number("repeats", repeats)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((matmul_size, matmul_size), dtype=np.float32)
     b = rng.standard_normal((matmul_size, matmul_size), dtype=np.float32)

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import numpy as np
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.env import Environment, environment
 from artspeed.core.errors import InvalidArgumentError
@@ -123,15 +124,9 @@ def _result(scenario, predictor: Predictor, metric, value, latencies_ns, wall_ns
         predictor=predictor.describe(), env=environment(threads=predictor.threads), **extra)
 
 
-def _check_count(label, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(
-            value, (int, np.integer)) or value < 1):
-        raise InvalidArgumentError(f"{label} must be a whole number >= 1, got {value!r}")
-
-
 def _stream(scenario, predictor, samples, duration_s, max_queries, warmup, seed, stat):
     predictor = as_predictor(predictor)
-    _check_count("max_queries", max_queries)
+    max_queries = _checks.whole_number("max_queries", max_queries, optional=True)
     check_budget(max_queries, duration_s, warmup)
     if duration_s is None and max_queries is None:
         duration_s = DEFAULT_DURATION_S
@@ -156,15 +151,9 @@ def multi_stream(predictor, samples_per_query: int = 8, *, duration_s: float | N
     >>> multi_stream(FunctionPredictor(None), 4, max_queries=10).samples_per_query
     4
     """
-    _check_count("samples_per_query", samples_per_query)
-    return _stream("multi-stream", predictor, int(samples_per_query), duration_s,
+    samples_per_query = _checks.whole_number("samples_per_query", samples_per_query)
+    return _stream("multi-stream", predictor, samples_per_query, duration_s,
                    max_queries, warmup, seed, "p99")
-
-
-def _check_positive(label, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(f"{label} must be a number above 0, got {value!r}")
 
 
 def server(predictor, target_qps: float, latency_bound_ms: float, *,
@@ -182,10 +171,10 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     ('server', 2000.0, True)
     """
     predictor = as_predictor(predictor)
-    _check_positive("target_qps", target_qps)
-    _check_positive("latency_bound_ms", latency_bound_ms)
+    target_qps = _checks.positive_finite("target_qps", target_qps)
+    latency_bound_ms = _checks.positive_finite("latency_bound_ms", latency_bound_ms)
     check_budget(None, duration_s, warmup)
-    _check_count("min_queries", min_queries)
+    min_queries = _checks.whole_number("min_queries", min_queries)
     if target_qps * duration_s > _MAX_SERVER_QUERIES:
         raise InvalidArgumentError(
             f"{target_qps:g} QPS for {duration_s:g} s is {target_qps * duration_s:,.0f} queries; "
@@ -282,9 +271,9 @@ def find_max_qps(predictor, latency_bound_ms: float, *, duration_s: float = 0.5,
     True
     """
     predictor = as_predictor(predictor)
-    _check_positive("latency_bound_ms", latency_bound_ms)
+    latency_bound_ms = _checks.positive_finite("latency_bound_ms", latency_bound_ms)
     check_budget(None, duration_s)
-    _check_count("steps", steps)
+    steps = _checks.whole_number("steps", steps)
     service = single_stream(predictor, duration_s=min(duration_s, 0.3), seed=seed)
     capacity = 1000.0 / max(service.latency_ms["p50"], 1e-3)
     trials = []
@@ -315,10 +304,10 @@ def offline_throughput(predictor, num_samples: int = 256, batch_size: int | None
     4
     """
     predictor = as_predictor(predictor)
-    _check_count("num_samples", num_samples)
-    _check_count("batch_size", batch_size)
-    batch = batch_size or predictor.fixed_batch or min(int(num_samples), 64)
-    batches = -(-int(num_samples) // batch)
+    num_samples = _checks.whole_number("num_samples", num_samples)
+    batch_size = _checks.whole_number("batch_size", batch_size, optional=True)
+    batch = batch_size or predictor.fixed_batch or min(num_samples, 64)
+    batches = -(-num_samples // batch)
     latencies, wall, *_ = run_timed(predictor, predictor.sample_input(batch, seed),
                                    iterations=batches, warmup=warmup)
     result = _result("offline", predictor, "throughput (samples/s)", lambda s: 0.0,
@@ -356,7 +345,7 @@ def run_scenario(predictor, scenario: str, *, duration_s: float | None = None,
     duration_s = duration_s or DEFAULT_DURATION_S
     check_budget(None, duration_s)
     if target_qps is not None:
-        _check_positive("target_qps", target_qps)
+        target_qps = _checks.positive_finite("target_qps", target_qps)
     if target_qps is not None and target_qps * duration_s < 1:
         raise InvalidArgumentError(
             f"at {target_qps:g} QPS a {duration_s:g} s run expects no query at all; ask for "

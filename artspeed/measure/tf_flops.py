@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model, tf
@@ -112,8 +113,7 @@ def tf_graph_flops(model, batch_size: int = 1) -> GraphFlops:
     )
 
     model = check_built(check_tf_keras_model(model, "artspeed.tf_graph_flops"))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    batch_size = _checks.whole_number("batch_size", batch_size)
     start = time.perf_counter()
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype) for t in model.inputs]
     if len(specs) == 1:

@@ -21,8 +21,7 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
-
+from artspeed.core import _checks
 from artspeed.core._io import (
     check_file_target,
     ensure_writable_dir,
@@ -184,10 +183,7 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
     ...
     artspeed.ModelError: no model at 'model.onnx': the path does not exist
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)) or batch_size < 1):
-        raise InvalidArgumentError(f"batch_size must be a whole number >= 1 or None, "
-                                   f"got {batch_size!r}")
+    batch_size = _checks.whole_number("batch_size", batch_size, optional=True)
     if isinstance(model, (str, Path)):
         path = Path(model)
         if not path.exists():
