@@ -158,7 +158,7 @@ def test_bad_requests_fail_before_training(tiny, tmp_path):
         artspeed.trained_baseline(tiny, width=0, path=tmp_path / "b.keras", progress=False)
     with pytest.raises(InvalidArgumentError, match="epochs must be a whole number"):
         artspeed.trained_baseline(tiny, epochs=0, path=tmp_path / "b.keras", progress=False)
-    with pytest.raises(InvalidArgumentError, match="dataset must be an artspeed Dataset"):
+    with pytest.raises(InvalidArgumentError, match="expected an artspeed Dataset"):
         artspeed.trained_baseline(tiny.x_train, **SMALL)
     assert _files(tmp_path) == ["d.keras"]
 

@@ -42,7 +42,7 @@ _TEMPORARY = re.compile(r"^\..*\.artspeed-(?P<pid>\d+)\.[a-z0-9_]{8}")
 def check_file_target(path, what: str = "give", example_suffix: str | None = None) -> Path:
     """Raise unless ``path`` is free or a file (or a link to one) that may be replaced.
 
-    ``what`` starts the advice: ``"give"`` for the API, ``"--out needs"`` for the CLI.
+    ``what`` starts the advice (``"give"``: "give a file path such as ...").
     """
     path = Path(path)
     if path.is_file() or not (path.exists() or path.is_symlink()):

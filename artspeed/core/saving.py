@@ -49,10 +49,10 @@ def keras_target(path) -> Path:
     ...
     artspeed.ModelError: save the model as .keras (or legacy .h5), got 'runs/model.onnx'
     """
-    path = Path(path)
+    path = check_file_target(path)   # a folder there is named as such first
     if path.suffix not in KERAS_SUFFIXES:
         raise ModelError(f"save the model as .keras (or legacy .h5), got '{path}'")
-    return check_file_target(path)
+    return path
 
 
 def save_model(model, path, include_optimizer: bool = True) -> Path:
