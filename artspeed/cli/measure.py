@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from artspeed.cli._args import (
     _add_unsafe_argument,
     _emit,
@@ -116,8 +118,6 @@ def _add_profile(commands) -> None:
 
 
 def _cmd_tour(args) -> int:
-    from pathlib import Path
-
     # run_tour checks the variants, the dataset and --out; a missing model it finds only
     # after it made the output folder, so that one is checked here
     if args.model is not None and not Path(args.model).exists():

@@ -41,7 +41,13 @@ from artspeed.core._checks import m_by_n as check_m_by_n
 from artspeed.core._checks import sparsity as check_sparsity
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
-from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
+from artspeed.core.frameworks import (
+    LazyModule,
+    check_tf_keras_model,
+    check_wrappable,
+    tf_keras,
+    tfmot,
+)
 from artspeed.core.training import check_model_fits, train
 from artspeed.measure.evaluation import accuracy, model_size
 
@@ -51,15 +57,13 @@ __all__ = ["SCHEDULES", "LayerSparsity", "SparsityReport", "PruningResult", "Spa
            "magnitude_pruning", "sparsity_sweep"]
 
 SCHEDULES = ("constant", "polynomial")
+_prune_registry = LazyModule("tensorflow_model_optimization.python.core.sparsity.keras."
+                             "prune_registry")
 _PREFIX = "prune_low_magnitude_"
 
 
 def _registry():
-    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import (
-        PruneRegistry,
-    )
-
-    return PruneRegistry
+    return _prune_registry.PruneRegistry
 
 
 def prunable_layers(model) -> list[str]:

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from artspeed.compress.ptq import QuantizedModel, _check_io, _default_path, _write
 from artspeed.compress.results import CompressionResult
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
-from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf, tf_keras, tfmot
+from artspeed.core.frameworks import (
+    LazyModule,
+    check_tf_keras_model,
+    check_wrappable,
+    tf,
+    tf_keras,
+    tfmot,
+)
 from artspeed.core.training import TrainingHistory, check_model_fits, train
 from artspeed.measure.evaluation import accuracy
 
@@ -40,12 +47,12 @@ def _tfmot_keras():
     return tfmot.quantization.keras
 
 
-def _registry():
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry,
-    )
+_default_8bit = LazyModule("tensorflow_model_optimization.python.core.quantization.keras."
+                          "default_8bit.default_8bit_quantize_registry")
 
-    return default_8bit_quantize_registry.Default8BitQuantizeRegistry()
+
+def _registry():
+    return _default_8bit.Default8BitQuantizeRegistry()
 
 
 def unsupported_layers(model) -> list[tuple[str, str]]:

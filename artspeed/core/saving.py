@@ -17,11 +17,14 @@ from pathlib import Path
 
 from artspeed.core._io import atomic_path, check_file_target
 from artspeed.core.errors import KerasVersionError, ModelError, first_line
-from artspeed.core.frameworks import check_tf_keras_model, tf_keras
+from artspeed.core.frameworks import LazyModule, check_tf_keras_model, tf_keras
 
 __all__ = ["save_model", "load_model", "model_kind", "keras_target", "KERAS_SUFFIXES", "UNSAFE_HINT"]
 
 KERAS_SUFFIXES = (".keras", ".h5")
+_h5py = LazyModule("h5py")
+_saved_metadata_pb2 = LazyModule("tf_keras.protobuf.saved_metadata_pb2")
+_saved_model_pb2 = LazyModule("tensorflow.core.protobuf.saved_model_pb2")
 _SUFFIX_KINDS = {".tflite": "tflite", ".xml": "openvino"}
 
 
@@ -192,10 +195,8 @@ def _check_keras_zip(path: Path, safe_mode: bool) -> None:
 
 def _check_h5(path: Path, safe_mode: bool) -> None:
     """An HDF5 file: a whole model (not weights only), not Keras 3, no code in it."""
-    import h5py
-
     try:
-        with h5py.File(path, "r") as f:
+        with _h5py.File(path, "r") as f:
             attrs = dict(f.attrs)
     except OSError:
         raise ModelError(f"could not load '{path}' as a Keras model: it is neither a .keras "
@@ -219,18 +220,14 @@ def _check_h5(path: Path, safe_mode: bool) -> None:
 def _saved_model_nodes(path: Path) -> list:
     """The Keras objects a SavedModel describes (their metadata as dicts), as tf_keras
     reads them: ``keras_metadata.pb``, else (before TF 2.5) the object graph."""
-    from tf_keras.protobuf import saved_metadata_pb2
-
     try:
         metadata_file = path / "keras_metadata.pb"
         if metadata_file.exists():
-            metadata = saved_metadata_pb2.SavedMetadata()
+            metadata = _saved_metadata_pb2.SavedMetadata()
             metadata.ParseFromString(metadata_file.read_bytes())
             found = [(n.identifier, n.metadata) for n in metadata.nodes]
         else:
-            from tensorflow.core.protobuf import saved_model_pb2
-
-            saved = saved_model_pb2.SavedModel()
+            saved = _saved_model_pb2.SavedModel()
             saved.ParseFromString((path / "saved_model.pb").read_bytes())
             nodes = saved.meta_graphs[0].object_graph_def.nodes if saved.meta_graphs else []
             found = [(n.user_object.identifier, n.user_object.metadata) for n in nodes

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
 
 from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
@@ -90,8 +91,6 @@ def check_model_fits(model, dataset: Dataset, where: str = "artspeed") -> None:
 
 
 def _progress_callback(total_steps: int, timings: list):
-    from tqdm.auto import tqdm
-
     class Progress(tf_keras.callbacks.Callback):
         """A tqdm bar over all batches, plus per-epoch wall-clock times."""
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 
 import numpy as np
 
@@ -44,8 +45,6 @@ __all__ = ["calibration_dataset", "make_ignored_scope", "quantize_openvino",
 
 
 def _nncf():
-    import logging
-
 
     import_openvino()  # OpenVINO after TensorFlow (see _keras.import_openvino)
 

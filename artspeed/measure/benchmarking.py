@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -410,8 +411,6 @@ def thread_sweep(make_predictor, threads=(1, 2), batch_size: int = 1, **options)
         predictor = make_predictor(n)
         result = benchmark(predictor, batch_size, **options)
         if result.threads is None:  # a callable that ignores threads: record what was asked
-            import dataclasses
-
             result = dataclasses.replace(result, threads=n, env=environment(threads=n))
         results.append(result)
         if isinstance(predictor, Predictor):

@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 
 from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
-from artspeed.core.frameworks import check_tf_keras_model
+from artspeed.core.frameworks import LazyModule, check_tf_keras_model
 from artspeed.measure.profiler import check_built, profile
 
 __all__ = ["ModelProfilerComparison", "compare_model_profiler"]
+_model_profiler = LazyModule("model_profiler")   # it imports TensorFlow
 
 _MIB, _GIB = 2**20, 2**30
 
@@ -89,9 +90,7 @@ def compare_model_profiler(model, batch_size: int = 1) -> ModelProfilerCompariso
     """
     model = check_built(check_tf_keras_model(model, "artspeed.compare_model_profiler"))
     batch_size = _checks.whole_number("batch_size", batch_size)
-    from model_profiler import model_profiler
-
-    table = model_profiler(model, batch_size)
+    table = _model_profiler.model_profiler(model, batch_size)
     values = _parse_table(table)
     ours = profile(model, batch_size=batch_size)
     one = profile(model, batch_size=1) if batch_size != 1 else ours

@@ -43,6 +43,7 @@ Simplifications against MLPerf's rules (so a run takes seconds, not minutes):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -211,8 +212,6 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     result = _result("server", predictor, "p99 latency (ms)", lambda s: s["p99"],
                      latencies, wall, 1, target_qps=float(target_qps),
                      latency_bound_ms=float(latency_bound_ms), unserved=unserved)
-    import dataclasses
-
     return dataclasses.replace(result, bound_met=bool(result.value <= latency_bound_ms))
 
 
@@ -312,8 +311,6 @@ def offline_throughput(predictor, num_samples: int = 256, batch_size: int | None
                                    iterations=batches, warmup=warmup)
     result = _result("offline", predictor, "throughput (samples/s)", lambda s: 0.0,
                      latencies, wall, batch)
-    import dataclasses
-
     return dataclasses.replace(result, value=result.throughput_per_s)
 
 

@@ -36,10 +36,12 @@ from dataclasses import dataclass, field
 from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError
-from artspeed.core.frameworks import check_tf_keras_model, tf
+from artspeed.core.frameworks import LazyModule, check_tf_keras_model, tf
 from artspeed.measure.profiler import check_built
 
 __all__ = ["GraphFlops", "tf_graph_flops", "LINEAR_OPS"]
+_convert_to_constants = LazyModule("tensorflow.python.framework.convert_to_constants")
+_deprecation = LazyModule("tensorflow.python.util.deprecation")
 
 # TensorFlow op types whose FLOPs are 2 x MACs: artspeed's linear layers.
 LINEAR_OPS = ("Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul",
@@ -108,10 +110,6 @@ def tf_graph_flops(model, batch_size: int = 1) -> GraphFlops:
     >>> artspeed.tf_graph_flops(artspeed.dense_example(), batch_size=4).flops
     3008
     """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
     model = check_built(check_tf_keras_model(model, "artspeed.tf_graph_flops"))
     batch_size = _checks.whole_number("batch_size", batch_size)
     start = time.perf_counter()
@@ -120,13 +118,11 @@ def tf_graph_flops(model, batch_size: int = 1) -> GraphFlops:
         concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs[0])
     else:
         concrete = tf.function(lambda *xs: model(list(xs), training=False)).get_concrete_function(*specs)
-    graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
+    graph_def = _convert_to_constants.convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     counts: dict[str, int] = {}
     for node in graph_def.node:
         counts[node.op] = counts.get(node.op, 0) + 1
-    from tensorflow.python.util import deprecation
-
-    with deprecation.silence(), tf.Graph().as_default() as graph:
+    with _deprecation.silence(), tf.Graph().as_default() as graph:
         tf.graph_util.import_graph_def(graph_def, name="")
         options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
         options["output"] = "none"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
 
 from artspeed.core import _checks
 from artspeed.core._result import Result, html_table, text_table
@@ -163,8 +164,6 @@ def measure_variants(variants: dict, dataset, reference=None, *, rounds: int = 3
 def _time_in_rounds(predictors: dict, rounds: int, duration_s: float, on_error, skipped: dict,
                     progress: bool) -> dict:
     """name -> its batch-1 benchmark in each round; the variants take turns in every round."""
-    from tqdm.auto import tqdm
-
     timings: dict = {name: [] for name in predictors}
     running = dict(predictors)
     with tqdm(total=rounds * len(running), desc="measuring", unit="run",

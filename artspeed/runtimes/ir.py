@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from artspeed.core import _checks
@@ -55,8 +57,6 @@ def _conversion_error(exc: BaseException, what: str) -> ModelError:
 
 def _weights_needed(path: Path) -> int:
     """The bytes of ``.bin`` the IR's ``Const`` layers read (the largest offset + size)."""
-    import xml.etree.ElementTree as ElementTree
-
     redo = "copy the .xml again or re-run artspeed deploy"
     try:
         root = ElementTree.parse(path).getroot()
@@ -110,8 +110,6 @@ def check_ir(path) -> Path:
 def _record_bin(xml: Path, weights: Path) -> None:
     """Write the .bin's size and SHA-256 into the .xml's rt_info (as OpenVINO keeps it:
     ``<artspeed><bin_bytes value=...>``), readable with ``model.get_rt_info()``."""
-    import xml.etree.ElementTree as ET
-
     tree = ET.parse(xml)
     info = tree.getroot().find("rt_info")
     if info is None:
@@ -132,8 +130,6 @@ def _check_ir_pair(path: Path) -> None:
 
     An IR without the record (written by another tool) passes.
     """
-    import xml.etree.ElementTree as ET
-
     try:
         record = ET.parse(path).getroot().find("rt_info/artspeed")
     except (ET.ParseError, OSError):

@@ -20,18 +20,18 @@ import numpy as np
 from artspeed.core import _checks
 from artspeed.core._stderr import native_stderr_dropped
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
-from artspeed.core.frameworks import tf
+from artspeed.core.frameworks import LazyModule, tf
 from artspeed.runtimes.base import Predictor
 
 __all__ = ["TFLitePredictor", "tflite_interpreter"]
+
+_litert = LazyModule("ai_edge_litert.interpreter")
 
 
 def tflite_interpreter():
     """(Interpreter class, backend name): LiteRT where installed, else tf.lite."""
     try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, "ai-edge-litert"
+        return _litert.Interpreter, "ai-edge-litert"
     except ImportError:
         return tf.lite.Interpreter, "tf.lite"
 

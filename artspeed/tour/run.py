@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from artspeed.core import config
 from artspeed.core._io import (
@@ -304,8 +307,6 @@ def _steps(chosen: list) -> list:
 
 def _fingerprint(model) -> str:
     """What identifies the model for resuming: its file's or its weights' digest."""
-    import hashlib
-
     if model is None:
         return "baseline_cnn (trained by the tour)"
     digest = hashlib.sha256()
@@ -397,8 +398,6 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
               safe_mode) -> TourResult:
     """Run the steps in order; a step whose record state.json holds (and still holds good) is
     not run again."""
-    from tqdm.auto import tqdm
-
     threads = threads or environment().available_cores
     signature = {"dataset": dataset.name, "samples": [len(dataset.x_train), len(dataset.x_test)],
                  "model": _fingerprint(model), "settings": settings.to_dict(),
