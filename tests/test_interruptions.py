@@ -61,7 +61,8 @@ def test_quantize_refuses_a_folder_as_out_before_loading_anything(tmp_path, caps
 
 def test_save_model_refuses_a_folder_and_keeps_it(tmp_path):
     folder = _folder_with_content(tmp_path)
-    with pytest.raises(ModelError, match="save the model as .keras"):
+    with pytest.raises(InvalidArgumentError, match="is a folder; give a file path such as "
+                                                   ".*model.keras"):
         artspeed.save_model(artspeed.dense_example(), folder)
     named_like_a_model = tmp_path / "m.keras"
     shutil.copytree(folder, named_like_a_model)
