@@ -13,7 +13,7 @@ from artspeed.cli._args import (
     _threads,
 )
 from artspeed.core.config import DEFAULT_DATASET_HELP
-from artspeed.core.errors import ModelError
+from artspeed.core.saving import existing_model
 from artspeed.measure.scenarios import SCENARIOS
 from artspeed.measure.workflows import SPEC_FORMS, bench_models, profile_spec
 from artspeed.runtimes.factory import RUNTIMES
@@ -120,8 +120,8 @@ def _add_profile(commands) -> None:
 def _cmd_tour(args) -> int:
     # run_tour checks the variants, the dataset and --out; a missing model it finds only
     # after it made the output folder, so that one is checked here
-    if args.model is not None and not Path(args.model).exists():
-        raise ModelError(f"no model at '{args.model}': the path does not exist")
+    if args.model is not None:
+        existing_model(args.model)
     variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
     result = run_tour(args.model, args.dataset or None, quick=args.quick, out=args.out,
                       progress=not args.json, variants=variants, safe_mode=not args.unsafe)

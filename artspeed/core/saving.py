@@ -19,13 +19,27 @@ from artspeed.core._io import atomic_path, check_file_target
 from artspeed.core.errors import KerasVersionError, ModelError, first_line
 from artspeed.core.frameworks import LazyModule, check_tf_keras_model, tf_keras
 
-__all__ = ["save_model", "load_model", "model_kind", "keras_target", "KERAS_SUFFIXES", "UNSAFE_HINT"]
+__all__ = ["save_model", "load_model", "model_kind", "existing_model", "keras_target", "KERAS_SUFFIXES", "UNSAFE_HINT"]
 
 KERAS_SUFFIXES = (".keras", ".h5")
 _h5py = LazyModule("h5py")
 _saved_metadata_pb2 = LazyModule("tf_keras.protobuf.saved_metadata_pb2")
 _saved_model_pb2 = LazyModule("tensorflow.core.protobuf.saved_model_pb2")
 _SUFFIX_KINDS = {".tflite": "tflite", ".xml": "openvino"}
+
+
+def existing_model(path) -> Path:
+    """``path`` as a Path, if something is there; else the error every loader gives.
+
+    >>> existing_model("model.onnx")
+    Traceback (most recent call last):
+    ...
+    artspeed.ModelError: no model at 'model.onnx': the path does not exist
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"no model at '{path}': the path does not exist")
+    return path
 
 
 def model_kind(path) -> str | None:
@@ -261,9 +275,7 @@ def load_model(path, compile: bool = True, *, safe_mode: bool = True):
     ...
     artspeed.ModelError: no model at 'model.onnx': the path does not exist
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"no model at '{path}': the path does not exist")
+    path = existing_model(path)
     is_saved_model = path.is_dir() and (path / "saved_model.pb").exists()
     if not is_saved_model and (path.is_dir() or path.suffix not in KERAS_SUFFIXES):
         raise ModelError(f"'{path}' is not a Keras model; expected a .keras or .h5 file "

@@ -28,7 +28,7 @@ from artspeed.core._result import Result
 from artspeed.core.data import Dataset, DatasetChoice, as_dataset
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model
-from artspeed.core.saving import load_model, model_kind
+from artspeed.core.saving import existing_model, load_model, model_kind
 from artspeed.deployment.openvino_int8 import quantize_openvino
 from artspeed.deployment.validation import validate
 from artspeed.measure.evaluation import _check_fits
@@ -98,9 +98,7 @@ class Deployment(Result):
 def _reference(model, safe_mode: bool = True):
     """(the model to convert, the reference predictor, a label for the source)."""
     if isinstance(model, (str, Path)):
-        path = Path(model)
-        if not path.exists():
-            raise ModelError(f"no model at '{path}': the path does not exist")
+        path = existing_model(model)
         kind = model_kind(path)
         if kind == "keras":
             keras_model = load_model(path, compile=False, safe_mode=safe_mode)

@@ -28,9 +28,9 @@ from artspeed.core import _checks
 from artspeed.core._moved import renamed_property
 from artspeed.core._result import Result
 from artspeed.core.data import Dataset
-from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model
-from artspeed.core.saving import save_model
+from artspeed.core.saving import existing_model, save_model
 from artspeed.core.training import check_model_fits
 from artspeed.runtimes.base import Predictor
 from artspeed.runtimes.factory import as_predictor
@@ -173,9 +173,7 @@ def model_size(model) -> ModelSize:
             size = model_size(path)
             return ModelSize(f"{model.name}.keras", size.size_bytes, size.gzip_bytes,
                              (f"{model.name}.keras",))
-    path = Path(model)
-    if not path.exists():
-        raise ModelError(f"no model at '{path}': the path does not exist")
+    path = existing_model(model)
     files = _model_files(path)
     raw = sum(f.stat().st_size for f in files)
     packed = sum(len(gzip.compress(f.read_bytes(), 9, mtime=0)) for f in files)

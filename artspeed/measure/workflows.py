@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artspeed.core._result import Result
-from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
+from artspeed.core.errors import InvalidArgumentError, first_line
 from artspeed.core.frameworks import tf_keras
-from artspeed.core.saving import load_model, model_kind
+from artspeed.core.saving import existing_model, load_model, model_kind
 from artspeed.measure.benchmarking import BenchmarkResult, benchmark
 from artspeed.measure.profiler import ModelProfile, profile
 from artspeed.measure.scenarios import ScenarioResult, run_scenario
@@ -47,7 +47,7 @@ def spec_model(spec: str, input_shape=None, *, safe_mode: bool = True):
         path = Path(spec)
         if not path.exists():
             if model_kind(path) == "keras" or "/" in spec or "\\" in spec:
-                raise ModelError(f"no model at '{spec}': the path does not exist")
+                existing_model(path)
             raise InvalidArgumentError(f"unknown SPEC {spec!r}; expected {SPEC_FORMS}")
         if input_shape:
             raise InvalidArgumentError("--input-shape applies to keras.applications.NAME only; "

@@ -24,7 +24,7 @@ from pathlib import Path
 from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf
-from artspeed.core.saving import load_model, model_kind
+from artspeed.core.saving import existing_model, load_model, model_kind
 from artspeed.runtimes.base import KerasPredictor, Predictor, _set_tf_threads
 from artspeed.runtimes.openvino import OpenVINOPredictor
 from artspeed.runtimes.tflite import TFLitePredictor, quiet_converter
@@ -93,9 +93,7 @@ def load_predictor(path, runtime: str | None = None, *, mode: str | None = None,
 
 
 def _from_path(path: Path, runtime, mode, threads, name, safe_mode, options) -> Predictor:
-    if not path.exists():
-        raise ModelError(f"no model at '{path}': the path does not exist")
-    native = model_kind(path)
+    native = model_kind(existing_model(path))
     if native is None:
         raise ModelError(f"'{path}' is not a model artspeed can run; expected a .keras or "
                          ".h5 file, a SavedModel folder, a .tflite file or an OpenVINO .xml")

@@ -35,7 +35,7 @@ from artspeed.core._io import (
 )
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
 from artspeed.core.frameworks import check_tf_keras_model, openvino_core, ov
-from artspeed.core.saving import load_model, model_kind
+from artspeed.core.saving import existing_model, load_model, model_kind
 
 __all__ = ["convert_model", "save_ir", "read_ir", "check_ir"]
 
@@ -181,9 +181,7 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
     """
     batch_size = _checks.whole_number("batch_size", batch_size, optional=True)
     if isinstance(model, (str, Path)):
-        path = Path(model)
-        if not path.exists():
-            raise ModelError(f"no model at '{path}': the path does not exist")
+        path = existing_model(model)
         kind = model_kind(path)
         if kind == "openvino":
             return _reshaped(read_ir(path), batch_size)
