@@ -39,7 +39,11 @@ def test_distill_trains_only_the_student_and_compares(teacher, shapes_small):
     # the teacher is the baseline of the shared CompressionResult
     assert run.model is student and run.accuracy == run.student_accuracy
     assert run.baseline_accuracy == run.teacher_accuracy
-    assert run.gzip_bytes == artspeed.model_size(student).gzip_bytes and run.times_smaller > 1
+    # the sizes are the student's: a .keras archive records when it was saved, so saving it
+    # again can change the gzipped size by a few bytes, not the raw one
+    again = artspeed.model_size(student)
+    assert run.size_bytes == again.size_bytes and run.times_smaller > 1
+    assert run.gzip_bytes == pytest.approx(again.gzip_bytes, rel=0.01)
 
 
 def test_distiller_is_a_keras_model_with_a_train_step(teacher, shapes_small):

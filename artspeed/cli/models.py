@@ -110,7 +110,6 @@ def _cmd_prune(args) -> int:
                             m_by_n=args.m_by_n, channels=args.channels, schedule=args.schedule,
                             norm=args.norm, skip=args.skip or (), epochs=args.epochs,
                             progress=not args.json, safe_mode=not args.unsafe)
-    drop = 100 * (r.baseline_accuracy - r.accuracy)
     _emit(args, r.to_dict(), [
         f"sparsity     {r.achieved_sparsity:.1%} of the pruned kernels are zero "
         f"(target {r.target_sparsity:.1%})",
@@ -120,9 +119,9 @@ def _cmd_prune(args) -> int:
         f"{r.macs:,}",
         f"size         {r.baseline_size_bytes:,} -> {r.size_bytes:,} bytes; gzipped "
         f"{r.baseline_gzip_bytes:,} -> {r.gzip_bytes:,} "
-        f"({r.baseline_gzip_bytes / r.gzip_bytes:.2f}x smaller)",
+        f"({r.times_smaller:.2f}x smaller)",
         f"accuracy     {r.accuracy:.2%} (baseline {r.baseline_accuracy:.2%}, "
-        f"{drop:+.2f} points lost) after {r.epochs} fine-tuning epoch(s)",
+        f"{r.accuracy_drop_points:+.2f} points lost) after {r.epochs} fine-tuning epoch(s)",
         f"saved        {r.path}",
     ])
     return 0

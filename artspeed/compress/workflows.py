@@ -23,6 +23,7 @@ from artspeed.compress.distillation import _check_arguments, distill
 from artspeed.compress.pruning import magnitude_pruning, sparsity_report
 from artspeed.compress.ptq import _check_io, convert_to_tflite
 from artspeed.compress.qat import quantization_aware_training
+from artspeed.compress.results import CompressionResult
 from artspeed.core import _checks, config
 from artspeed.core._io import check_out_file
 from artspeed.core._result import Result
@@ -133,8 +134,10 @@ def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_sampl
 
 
 @dataclass(frozen=True)
-class PrunedModel(Result):
+class PrunedModel(CompressionResult):
     """A pruned, fine-tuned, saved Keras model against the one it came from."""
+
+    _model_field = None           # ``model`` is the saved model's name already
 
     path: str
     model: str
