@@ -22,23 +22,24 @@ from artspeed.tour.run import run_tour
 
 
 def _cmd_bench(args) -> int:
-    options = {key: getattr(args, key) for key in ("hint", "streams", "precision")
+    options = {key: getattr(args, key) for key in ("hint", "streams")
                if getattr(args, key) is not None}
-    if args.precision == "default":
-        options["precision"] = None
+    precision = None if args.precision == "default" else args.precision
     comparison = bench_models(args.models, args.runtime, scenario=args.scenario, mode=args.mode,
                               batch_size=args.batch_size, threads=args.threads,
                               duration_s=args.duration, iterations=args.iterations,
                               warmup=args.warmup, latency_bound_ms=args.latency_bound_ms,
-                              target_qps=args.target_qps, safe_mode=not args.unsafe, **options)
+                              target_qps=args.target_qps, safe_mode=not args.unsafe,
+                              precision=precision, **options)
     payloads = [run.to_dict() for run in comparison.runs]
-    lines = [f"{'model':<28} {'runtime':<9} {'scenario':<14} {'batch':>5} {'p50 ms':>9} "
-             f"{'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
+    lines = [f"{'model':<28} {'runtime':<9} {'precision':<9} {'scenario':<14} {'batch':>5} "
+             f"{'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
     for p in payloads:
         lat = p["latency_ms"]
         fmt = [f"{lat[k]:9.3f}" if lat[k] is not None else f"{'inf':>9}" for k in ("p50", "p90", "p99")]
         speed = p["speedup_p50_vs_first"]
-        lines.append(f"{p['model'][-28:]:<28} {p['runtime']:<9} {p['scenario']:<14} "
+        lines.append(f"{p['model'][-28:]:<28} {p['runtime']:<9} "
+                     f"{p['inference_precision'] or '-':<9} {p['scenario']:<14} "
                      f"{p['batch_size']:>5} {' '.join(fmt)} {p['throughput_per_s']:>11,.0f} "
                      f"{(f'{speed:.2f}x' if speed else '-'):>8}")
         if p["scenario"] == "server":
@@ -72,7 +73,8 @@ def _add_bench(commands) -> None:
     bench.add_argument("--hint", choices=HINTS, help="OpenVINO performance hint")
     bench.add_argument("--streams", type=_threads, help="OpenVINO streams")
     bench.add_argument("--precision", choices=(*INFERENCE_PRECISIONS, "default"),
-                       help="OpenVINO inference precision (default f32)")
+                       help="OpenVINO inference precision (default: OpenVINO's own, as in "
+                            "benchmark_app: bf16 on CPUs with AMX or AVX512_BF16, else f32)")
     bench.add_argument("--latency-bound-ms", type=_positive_float, default=10.0,
                        help="server scenario: the p99 bound in ms (default 10)")
     bench.add_argument("--target-qps", type=_positive_float,

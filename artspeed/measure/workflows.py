@@ -98,7 +98,8 @@ class BenchRun(Result):
 
     ``to_dict()`` has the same keys for both kinds: the result's own, less the
     raw latencies, plus ``model``, ``scenario``, ``batch_size``, ``threads``,
-    ``iterations`` and ``speedup_p50_vs_first``.
+    ``iterations``, ``inference_precision`` (OpenVINO runs only, else None)
+    and ``speedup_p50_vs_first``.
     """
 
     model: str
@@ -109,6 +110,11 @@ class BenchRun(Result):
     @property
     def p50_ms(self) -> float:
         return self.result.latency_ms["p50"]
+
+    @property
+    def inference_precision(self) -> str | None:
+        """The precision OpenVINO computed in (read from the compiled model); None elsewhere."""
+        return self.result.predictor.get("compiled_precision")
 
     def __repr__(self) -> str:
         return f"<BenchRun {self.model} ({self.scenario}): p50 {self.p50_ms:.3f} ms>"
@@ -128,6 +134,7 @@ class BenchRun(Result):
             if data.get(key) is not None:
                 data[key] = {k: data[key].get(k) for k in _STATS}
         data["model"] = self.model
+        data["inference_precision"] = self.inference_precision
         data["speedup_p50_vs_first"] = self.speedup_p50_vs_first
         return data
 
@@ -161,14 +168,21 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
                  duration_s: float | None = None, iterations: int | None = None,
                  warmup: int = 10, latency_bound_ms: float = 10.0,
                  target_qps: float | None = None, safe_mode: bool = True,
-                 **options) -> BenchComparison:
+                 precision: str | None = None, **options) -> BenchComparison:
     """Measure each model in ``models`` (paths) the same way; what ``artspeed bench`` runs.
 
     Every model is opened (``load_predictor``, with ``options`` such as
-    ``hint``, ``streams``, ``precision``) before any is measured. Without
-    ``scenario`` each gets a plain ``benchmark`` (1 s unless ``duration_s`` or
+    ``hint`` and ``streams``) before any is measured. Without ``scenario``
+    each gets a plain ``benchmark`` (1 s unless ``duration_s`` or
     ``iterations``); with one, ``run_scenario`` (``batch_size`` is then the
     samples per query, or the offline batch). A noisy benchmark adds a note.
+
+    Models that run in OpenVINO keep OpenVINO's own default inference
+    precision, as ``benchmark_app`` does (bf16 on CPUs with AMX or
+    AVX512_BF16), unless ``precision`` (``"f32"``, ``"bf16"``, ``"f16"``) pins
+    one for them (``load_predictor`` alone pins f32). Each run's
+    ``inference_precision`` says which ran, and a note says when OpenVINO's
+    default was not f32.
 
     >>> bench_models(["model.onnx"])
     Traceback (most recent call last):
@@ -178,11 +192,16 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
     models = [str(m) for m in models]
     if not models:
         raise InvalidArgumentError("bench_models needs at least one model path")
+    in_openvino = [(runtime or model_kind(model)) == "openvino" for model in models]
+    if precision is not None and not any(in_openvino):
+        raise InvalidArgumentError(f"precision {precision!r} is OpenVINO's inference precision; "
+                                   "none of these models runs in OpenVINO")
     predictors, runs, notes = [], [], []
     try:
-        for model in models:
+        for model, openvino in zip(models, in_openvino):
+            extra = {"precision": precision} if openvino else {}
             predictors.append(load_predictor(model, runtime, mode=mode, threads=threads,
-                                             safe_mode=safe_mode, **options))
+                                             safe_mode=safe_mode, **extra, **options))
         for model, predictor in zip(models, predictors):
             if scenario is None:
                 duration = duration_s if duration_s or iterations else 1.0
@@ -197,6 +216,11 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
                                       batch_size=batch_size if batch_size > 1 else None,
                                       latency_bound_ms=latency_bound_ms, target_qps=target_qps)
             runs.append(BenchRun(model, scenario or "benchmark", result))
+            ran = result.predictor.get("compiled_precision")
+            if precision is None and ran not in (None, "f32"):
+                notes.append(f"note: {model} ran in {ran}, OpenVINO's default inference "
+                             "precision on this CPU (as in benchmark_app); --precision f32 "
+                             "pins the f32 the other runtimes compute in")
     finally:
         for predictor in predictors:
             predictor.close()

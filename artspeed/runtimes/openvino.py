@@ -38,6 +38,8 @@ class OpenVINOPredictor(Predictor):
     ``None`` keeps OpenVINO's choice (bf16 on CPUs with AMX or AVX-512 BF16).
     A model with a dynamic batch axis is compiled once per batch size it sees.
     ``perf_count=True`` makes OpenVINO time each layer (``artspeed.runtime_graph``).
+    Once compiled, ``describe()`` adds what OpenVINO chose: ``compiled_streams``,
+    ``compiled_requests`` and ``compiled_precision`` (the precision that runs).
     """
 
     runtime = "openvino"
@@ -108,6 +110,7 @@ class OpenVINOPredictor(Predictor):
             compiled = self._current[0]
             info["compiled_streams"] = int(compiled.get_property("NUM_STREAMS"))
             info["compiled_requests"] = self._request_count(compiled)
+            info["compiled_precision"] = compiled_precision(compiled)
         return info
 
     def _request_count(self, compiled) -> int:
@@ -215,6 +218,19 @@ def compile_model(model, *, hint: str = "latency", streams=None, requests=None,
     return OpenVINOPredictor(source, mode=mode, hint=hint, streams=streams, threads=threads,
                              precision=inference_precision, requests=requests,
                              perf_count=perf_count, name=name)
+
+
+def compiled_precision(compiled) -> str:
+    """The inference precision an ``ov.CompiledModel`` runs in (``"f32"``, ``"bf16"``, ...).
+
+    Read back from its INFERENCE_PRECISION_HINT, which holds OpenVINO's choice
+    when none was asked for.
+
+    >>> import artspeed
+    >>> compiled_precision(compile_model(artspeed.dense_example()).compiled_model())
+    'f32'
+    """
+    return compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
 
 
 def default_inference_precision(device: str = "CPU") -> dict:
