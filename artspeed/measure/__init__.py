@@ -1,4 +1,4 @@
-"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, MLPerf-style scenarios, Pareto fronts; one call per measuring job (workflows)."""
+"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, energy and cost per inference, MLPerf-style scenarios, Pareto fronts; one call per measuring job (workflows)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from artspeed.core._exports import export
 from artspeed.measure import (
     benchmark_tool,
     benchmarking,
+    energy,
     evaluation,
     model_profiler_compat,
     pareto,
@@ -17,5 +18,5 @@ from artspeed.measure import (
     workflows,
 )
 
-__all__ = export(globals(), benchmark_tool, benchmarking, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops, variants,
-                 workflows)
+__all__ = export(globals(), benchmark_tool, benchmarking, energy, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops,
+                 variants, workflows)
