@@ -1,6 +1,6 @@
 """Sparse inference in LiteRT: does XNNPACK run a pruned model's zeros faster?
 
-Taught in notebooks/06-pruning. The path has three steps:
+The path has three steps (benchmarks/bench_sparse.py runs them on the vehicle):
 
 1. prune the 1x1 convs with tfmot's XNNPACK policy:
    ``prune_low_magnitude(model, 0.8, pruning_policy="xnnpack")`` (it checks
