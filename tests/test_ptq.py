@@ -114,7 +114,7 @@ def test_representative_data_of_another_dataset(trained):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"mode": "int4"}, "unknown mode 'int4'; choose float32, dynamic, float16, int8 or int16x8"),
+    ({"mode": "int4"}, "unknown mode 'int4'; choose float32, dynamic, float16, int8, int16x8 or sparse"),
     ({"mode": "dynamic", "input_type": "uint8"}, "not available in mode 'dynamic'"),
     ({"mode": "int8", "input_type": "int16"}, "choose float32, int8, uint8"),
     ({"mode": "int16x8", "output_type": "uint8"}, "choose float32, int16"),

@@ -92,7 +92,8 @@ def _add_quantize(commands) -> None:
                        "or a SavedModel folder), e.g. from `artspeed train`")
     quant.add_argument("--mode", required=True, choices=_QUANTIZE_MODES,
                        help="dynamic range, float16, full-integer int8, int16x8 "
-                       "(int16 activations), or qat (fine-tune with tfmot, then int8)")
+                       "(int16 activations), sparse (float32, a pruned model's zeros stored "
+                       "sparse for XNNPACK), or qat (fine-tune with tfmot, then int8)")
     quant.add_argument("--calibration-samples", type=_positive_int, default=100,
                        help="representative images for int8 and int16x8 (default 100)")
     quant.add_argument("--io", choices=_IO,

@@ -1,4 +1,4 @@
-"""Compressing: quantization math and number formats, PTQ, QAT, pruning, channel pruning, clustering, distillation, variant tables."""
+"""Compressing: quantization math and number formats, PTQ, QAT, pruning, sparse inference, channel pruning, clustering, distillation, variant tables."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from artspeed.compress import (
     qat,
     quantization,
     results,
+    sparse_inference,
     workflows,
 )
 from artspeed.core._exports import export
 
 __all__ = export(globals(), channels, clustering, distillation, formats, pruning, ptq, qat, quantization,
-                 results, workflows)
+                 results, sparse_inference, workflows)

@@ -17,6 +17,10 @@ it in every kernel.
 Zeros do not make a dense kernel faster: the file compresses better (gzip),
 but a CPU multiplies by zero as fast as by anything else. Channel pruning
 (``artspeed.prune_channels``) is what makes the model smaller *and* faster.
+A sparse kernel can run faster: ``pruning_policy="xnnpack"`` (tfmot's
+``PruneForLatencyOnXNNPack``) prunes only the 1x1 convs of a model shaped as
+XNNPACK's sparse inference needs, for a ``.tflite`` file converted in mode
+``"sparse"`` (see ``artspeed.compress.sparse_inference``).
 
 >>> import artspeed
 >>> m = prune_low_magnitude(artspeed.baseline_cnn(width=2), 0.5, skip=["conv1"])
@@ -40,23 +44,26 @@ from artspeed.core import _checks
 from artspeed.core._checks import m_by_n as check_m_by_n
 from artspeed.core._checks import sparsity as check_sparsity
 from artspeed.core._result import Result, html_table
-from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
 from artspeed.core.frameworks import (
     LazyModule,
     check_tf_keras_model,
     check_wrappable,
+    tf,
     tf_keras,
     tfmot,
 )
 from artspeed.core.training import check_model_fits, train
 from artspeed.measure.evaluation import accuracy, model_size
 
-__all__ = ["SCHEDULES", "LayerSparsity", "SparsityReport", "PruningResult", "SparsitySweep",
-           "check_sparsity", "check_m_by_n", "prunable_layers", "pruning_schedule",
-           "prune_low_magnitude", "strip_pruning", "sparsity_report", "verify_m_by_n",
-           "magnitude_pruning", "sparsity_sweep"]
+__all__ = ["SCHEDULES", "PRUNING_POLICIES", "LayerSparsity", "SparsityReport", "PruningResult",
+           "SparsitySweep", "check_sparsity", "check_m_by_n", "prunable_layers",
+           "pruning_schedule", "check_pruning_policy", "pad_for_xnnpack", "prune_low_magnitude",
+           "strip_pruning", "sparsity_report", "verify_m_by_n", "magnitude_pruning",
+           "sparsity_sweep"]
 
 SCHEDULES = ("constant", "polynomial")
+PRUNING_POLICIES = ("xnnpack",)   # tfmot's PruneForLatencyOnXNNPack
 _prune_registry = LazyModule("tensorflow_model_optimization.python.core.sparsity.keras."
                              "prune_registry")
 _PREFIX = "prune_low_magnitude_"
@@ -126,9 +133,142 @@ def pruning_schedule(schedule: str, target_sparsity: float, total_steps: int,
                                                 frequency=frequency)
 
 
+_XNNPACK_SHAPE = (
+    "XNNPACK runs a model sparse only from a 3x3 stride-2 Conv2D on the 3-channel input "
+    "(padding 1 on each side: ZeroPadding2D(1), then padding='valid'), through 1x1 convs, "
+    "3x3 or 5x5 depthwise convs, adds and ReLUs, to a GlobalAveragePooling2D")
+
+
+def _pruning_policy(value):
+    """tfmot's policy object for ``value``: None, "xnnpack" or a tfmot PruningPolicy."""
+    if value is None or isinstance(value, tfmot.sparsity.keras.PruningPolicy):
+        return value
+    if value == "xnnpack":
+        return tfmot.sparsity.keras.PruneForLatencyOnXNNPack()
+    raise InvalidArgumentError(f"pruning_policy must be None, 'xnnpack' or a tfmot "
+                               f"PruningPolicy, got {value!r}")
+
+
+def check_pruning_policy(model, pruning_policy="xnnpack") -> None:
+    """Raise ``ModelError`` (saying what to do) if tfmot's policy rejects ``model``.
+
+    ``"xnnpack"`` is tfmot's ``PruneForLatencyOnXNNPack``: it checks that the
+    model has the structure XNNPACK's sparse inference needs. Keras's own
+    MobileNetV2 does not (its first conv pads 'same', one pixel on one side
+    only); ``pad_for_xnnpack`` rewrites that padding.
+
+    >>> import artspeed
+    >>> check_pruning_policy(artspeed.baseline_cnn(width=2))
+    Traceback (most recent call last):
+    ...
+    artspeed.ModelError: tfmot's PruneForLatencyOnXNNPack rejects baseline_cnn: Could not find `Conv2D 3x3` layer with stride 2x2, `input filters == 3` and `VALID` padding and preceding `ZeroPadding2D` with `padding == 1` in all input branches of the model. XNNPACK runs a model sparse only from a 3x3 stride-2 Conv2D on the 3-channel input (padding 1 on each side: ZeroPadding2D(1), then padding='valid'), through 1x1 convs, 3x3 or 5x5 depthwise convs, adds and ReLUs, to a GlobalAveragePooling2D; artspeed.pad_for_xnnpack(model) makes 'same' stride-2 padding explicit (as Keras's MobileNetV2 needs), or prune without pruning_policy
+    """
+    check_wrappable(model, "artspeed.check_pruning_policy", "prune")
+    policy = _pruning_policy(pruning_policy)
+    if policy is None:
+        return
+    try:
+        policy.ensure_model_supports_pruning(model)
+    except ValueError as exc:
+        raise ModelError(
+            f"tfmot's {type(policy).__name__} rejects {model.name}: "
+            f"{first_line(exc).rstrip('.')}. {_XNNPACK_SHAPE}; artspeed.pad_for_xnnpack(model) "
+            "makes 'same' stride-2 padding explicit (as Keras's MobileNetV2 needs), or prune "
+            "without pruning_policy") from None
+
+
+def _strided_window(layer):
+    """k if ``layer`` is a k x k (3 or 5) stride-2 undilated conv or depthwise conv, else None."""
+    conv = (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D)
+    if (isinstance(layer, conv) and layer.strides == (2, 2) and layer.dilation_rate == (1, 1)
+            and layer.kernel_size[0] == layer.kernel_size[1] in (3, 5)):
+        return layer.kernel_size[0]
+    return None
+
+
+def _symmetric_padding(layer, consumers):
+    """The symmetric padding for a ZeroPadding2D before a valid stride-2 conv, if it keeps
+    the output shape; else None."""
+    if len(consumers) != 1 or not isinstance(layer, tf_keras.layers.ZeroPadding2D):
+        return None
+    k = _strided_window(consumers[0])
+    if k is None or consumers[0].padding != "valid":
+        return None
+    p = k // 2
+    sizes = layer.input_shape[1:3]
+    if any(size is None or (size + sum(pads) - k) // 2 != (size + 2 * p - k) // 2
+           for size, pads in zip(sizes, layer.padding)):
+        return None
+    return ((p, p), (p, p))
+
+
+def pad_for_xnnpack(model):
+    """The same network, with the padding XNNPACK's sparse inference needs: a new model.
+
+    A 3x3 or 5x5 stride-2 conv with ``padding='same'`` pads one pixel more on
+    the bottom and right than on the top and left; XNNPACK's sparse path takes
+    only equal padding. Each such conv becomes ``ZeroPadding2D(k // 2)`` then
+    ``padding='valid'``, and a ``ZeroPadding2D`` that pads one side before a
+    valid stride-2 depthwise conv (Keras's MobileNetV2 blocks) pads both sides.
+    Every output keeps its shape and every layer its weights, but the stride-2
+    windows move by one pixel, so the outputs change: fine-tune afterwards (as
+    pruning does). Functional and Sequential models whose layers are each
+    called once.
+
+    >>> import artspeed
+    >>> x = tf_keras.Input((8, 8, 3))
+    >>> y = tf_keras.layers.Conv2D(4, 3, strides=2, padding="same", name="stem")(x)
+    >>> padded = pad_for_xnnpack(tf_keras.Model(x, y))
+    >>> [(layer.name, getattr(layer, "padding", None)) for layer in padded.layers[1:]]
+    [('stem_pad', ((1, 1), (1, 1))), ('stem', 'valid')]
+    >>> padded.output_shape
+    (None, 4, 4, 4)
+    """
+    check_wrappable(model, "artspeed.pad_for_xnnpack", "prune")
+    reused = [layer.name for layer in model.layers if len(layer._inbound_nodes) > 1]
+    if reused:
+        raise ModelError(f"artspeed.pad_for_xnnpack: {model.name} calls {', '.join(reused)} "
+                         "more than once; it rewrites models whose layers are each called once")
+    consumers = {id(layer): [node.outbound_layer for node in layer._outbound_nodes]
+                 for layer in model.layers}
+    new = {}
+    inputs = []
+    for tensor in model.inputs:
+        layer = tensor._keras_history.layer
+        inputs.append(tf_keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype,
+                                     name=layer.name))
+        new[id(tensor)] = inputs[-1]
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            layer = node.layer
+            if isinstance(layer, tf_keras.layers.InputLayer):
+                continue
+            args, kwargs = tf.nest.map_structure(lambda t: new.get(id(t), t),
+                                                 (node.call_args, node.call_kwargs))
+            config = layer.get_config()
+            k = _strided_window(layer)
+            if k is not None and layer.padding == "same":
+                args = (tf_keras.layers.ZeroPadding2D(k // 2, name=f"{layer.name}_pad")(
+                    args[0]), *args[1:])
+                config["padding"] = "valid"
+            padding = _symmetric_padding(layer, consumers[id(layer)])
+            if padding is not None:
+                config["padding"] = padding
+            clone = layer.__class__.from_config(config)
+            outputs = clone(*args, **kwargs)
+            clone.set_weights(layer.get_weights())
+            for old, out in zip(tf.nest.flatten(node.output_tensors), tf.nest.flatten(outputs)):
+                new[id(old)] = out
+    padded = tf_keras.Model(inputs, [new[id(t)] for t in model.outputs], name=model.name)
+    if padded.output_shape != model.output_shape:  # a guard: every rewrite keeps shapes
+        raise ModelError(f"artspeed.pad_for_xnnpack changed {model.name}'s output shape "
+                         f"from {model.output_shape} to {padded.output_shape}")
+    return padded
+
+
 def prune_low_magnitude(model, target_sparsity: float = 0.5, *, schedule="constant",
                         layers=None, skip=(), m_by_n=None, total_steps: int = 100,
-                        frequency: int | None = None):
+                        frequency: int | None = None, pruning_policy=None):
     """tfmot's ``prune_low_magnitude`` on the chosen layers, with clear errors.
 
     Returns a new model (the original keeps its weights) whose chosen layers
@@ -137,13 +277,32 @@ def prune_low_magnitude(model, target_sparsity: float = 0.5, *, schedule="consta
     ones to spare). ``schedule`` is ``"constant"``, ``"polynomial"`` or a tfmot
     schedule; ``total_steps`` is the fine-tuning length it is laid over.
     ``m_by_n=(2, 4)`` prunes in that N:M pattern instead (``target_sparsity``
-    is then ignored: the sparsity is m / n).
+    is then ignored: the sparsity is m / n). ``pruning_policy="xnnpack"``
+    (tfmot's ``PruneForLatencyOnXNNPack``, or any tfmot ``PruningPolicy``)
+    first checks the model's structure (``check_pruning_policy``), then
+    prunes only the layers the policy allows: XNNPACK's, the 1x1 convs.
     """
     target_sparsity = check_sparsity(target_sparsity)
     if m_by_n is not None:
         m_by_n = check_m_by_n(m_by_n)
     check_wrappable(model, "artspeed.prune_low_magnitude", "prune")
-    chosen = set(_selected(model, layers, skip, "artspeed.prune_low_magnitude"))
+    policy = _pruning_policy(pruning_policy)
+    chosen = _selected(model, layers, skip, "artspeed.prune_low_magnitude")
+    if policy is not None:
+        check_pruning_policy(model, policy)
+        allowed = [n for n in prunable_layers(model) if policy.allow_pruning(model.get_layer(n))]
+        refused = [n for n in chosen if n not in allowed]
+        if layers is not None and refused:
+            raise InvalidArgumentError(f"tfmot's {type(policy).__name__} does not prune "
+                                       f"{', '.join(refused)}; the layers it prunes are "
+                                       f"{', '.join(allowed) or 'none'}")
+        chosen = [n for n in chosen if n in allowed]
+        if not chosen:
+            why = (f"it allows {', '.join(allowed)}, all skipped" if allowed else
+                   "it allows none of its layers")
+            raise ModelError(f"tfmot's {type(policy).__name__} leaves no layer of {model.name} "
+                             f"to prune: {why}")
+    chosen = set(chosen)
     if isinstance(schedule, str):
         schedule = pruning_schedule(schedule, target_sparsity, total_steps, frequency)
     elif not isinstance(schedule, tfmot.sparsity.keras.PruningSchedule):
@@ -343,7 +502,7 @@ class PruningResult(CompressionResult):
 
 
 def magnitude_pruning(model, dataset, target_sparsity: float = 0.8, *, schedule="constant",
-                      layers=None, skip=(), m_by_n=None, epochs: int = 2,
+                      layers=None, skip=(), m_by_n=None, pruning_policy=None, epochs: int = 2,
                       learning_rate: float = 1e-4, batch_size: int = 64, seed: int = 0,
                       progress: bool = True, baseline_accuracy: float | None = None
                       ) -> PruningResult:
@@ -351,12 +510,14 @@ def magnitude_pruning(model, dataset, target_sparsity: float = 0.8, *, schedule=
 
     The original model is left as it was. Sizes are of the ``.keras`` file
     without optimizer state (``artspeed.model_size``), raw and gzipped, before and
-    after. Taught in notebooks/06-pruning.
+    after. ``pruning_policy`` goes to ``prune_low_magnitude``. Taught in
+    notebooks/06-pruning.
     """
     check_model_fits(model, dataset, "artspeed.magnitude_pruning")
     steps = -(-len(dataset.x_train) // batch_size) * max(1, int(epochs))
     wrapped = prune_low_magnitude(model, target_sparsity, schedule=schedule, layers=layers,
-                                  skip=skip, m_by_n=m_by_n, total_steps=steps)
+                                  skip=skip, m_by_n=m_by_n, total_steps=steps,
+                                  pruning_policy=pruning_policy)
     history = train(wrapped, dataset, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress,
                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])

@@ -12,10 +12,16 @@ turns a trained tf_keras model into a ``.tflite`` file in one of these modes:
   stay float32 or become int8 or uint8 (``input_type``, ``output_type``; the
   lecture's hands-on used uint8, as microcontrollers and Edge TPUs want);
 - ``"int16x8"``: int16 activations with int8 weights: more accurate than int8,
-  but with fewer fast kernels (float32 or int16 input and output).
+  but with fewer fast kernels (float32 or int16 input and output);
+- ``"sparse"``: no quantization, but the converter's sparsity optimization
+  (``EXPERIMENTAL_SPARSITY``): float32 weights that are mostly zeros are stored
+  sparse (the schema's ``SparsityParameters``) behind ``DENSIFY`` ops, for
+  XNNPACK's sparse inference (``artspeed.compress.sparse_inference``). Prune
+  first: a dense model converts as in ``"float32"``.
 
 Each returns a ``QuantizedModel``: the file, ``size_bytes``, the input and
-output dtypes with their scale and zero point, and the ops left in float.
+output dtypes with their scale and zero point, the ops left in float, and
+how many tensors are stored sparse.
 ``layer_errors`` runs TFLite's quantization debugger for a per-layer view of
 the int8 error.
 
@@ -49,7 +55,7 @@ from artspeed.runtimes.tflite import quiet_converter, tflite_interpreter
 __all__ = ["QuantizedModel", "LayerError", "LayerErrors", "PTQ_MODES", "IO_TYPES",
            "convert_to_tflite", "calibration_batches", "inspect_tflite", "layer_errors"]
 
-PTQ_MODES = ("float32", "dynamic", "float16", "int8", "int16x8")
+PTQ_MODES = ("float32", "dynamic", "float16", "int8", "int16x8", "sparse")
 IO_TYPES = {"int8": ("float32", "int8", "uint8"), "int16x8": ("float32", "int16"),
             "qat": ("float32", "int8", "uint8")}
 _NEEDS_DATA = ("int8", "int16x8")
@@ -72,6 +78,7 @@ class QuantizedModel(Result):
     ops: tuple = ()                       # (op name, kind) in graph order
     float_ops: tuple = ()                 # op names that still compute in float
     calibration_samples: int = 0
+    sparse_tensors: int = 0               # tensors stored sparse (with SparsityParameters)
 
     def __repr__(self) -> str:
         return (f"<QuantizedModel {self.mode}: {self.size_bytes:,} bytes, "
@@ -109,6 +116,8 @@ class QuantizedModel(Result):
             yield side, text
         yield "ops by kind", ", ".join(f"{k}: {v}" for k, v in self.op_kinds.items())
         yield "ops left in float", ", ".join(self.float_ops) or "none"
+        if self.sparse_tensors:
+            yield "tensors stored sparse", self.sparse_tensors
         if self.calibration_samples:
             yield "calibration samples", self.calibration_samples
 
@@ -161,6 +170,9 @@ def _converter(model, mode: str, batches, input_type: str, output_type: str):
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float32":
         return converter
+    if mode == "sparse":
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+        return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
@@ -184,7 +196,8 @@ def convert_to_tflite(model, mode: str = "int8", representative_data=None, *,
                       path=None, seed: int = 0) -> QuantizedModel:
     """Convert a tf_keras model to TFLite in ``mode`` and write the file.
 
-    ``mode`` is one of ``PTQ_MODES``. ``representative_data`` (a Dataset, whose
+    ``mode`` is one of ``PTQ_MODES`` (``"sparse"``: float32, zeros stored
+    sparse). ``representative_data`` (a Dataset, whose
     training images are used, or an array of float images) calibrates
     ``int8`` and ``int16x8``; ``calibration_samples`` of it are drawn with
     ``seed``. ``input_type`` and ``output_type`` are ``"float32"`` (default),
@@ -196,7 +209,7 @@ def convert_to_tflite(model, mode: str = "int8", representative_data=None, *,
     >>> convert_to_tflite(artspeed.dense_example(), "int4")
     Traceback (most recent call last):
     ...
-    artspeed.InvalidArgumentError: unknown mode 'int4'; choose float32, dynamic, float16, int8 or int16x8
+    artspeed.InvalidArgumentError: unknown mode 'int4'; choose float32, dynamic, float16, int8, int16x8 or sparse
     """
     if mode not in PTQ_MODES:
         raise InvalidArgumentError(f"unknown mode {mode!r}; choose "
@@ -230,7 +243,7 @@ def _write(converter, model, mode: str, path, samples: int) -> QuantizedModel:
 
 
 def _op_kind(name: str, inputs: list, outputs: list) -> str:
-    if name in ("QUANTIZE", "DEQUANTIZE"):
+    if name in ("QUANTIZE", "DEQUANTIZE", "DENSIFY"):
         return "convert"
     out = outputs[0] if outputs else "float32"
     if out in _INTEGER:
@@ -245,7 +258,8 @@ def inspect_tflite(path, mode: str = "unknown", calibration_samples: int = 0) ->
 
     ``kind`` is ``int8`` or ``int16x8`` for integer kernels, ``hybrid`` for
     dynamic-range kernels (int8 weights, float activations), ``convert`` for
-    QUANTIZE/DEQUANTIZE, else the float type the op computes in.
+    QUANTIZE/DEQUANTIZE and DENSIFY (sparse weights made dense), else the
+    float type the op computes in.
     """
     path = Path(path)
     if not path.is_file():
@@ -255,7 +269,9 @@ def inspect_tflite(path, mode: str = "unknown", calibration_samples: int = 0) ->
         interpreter = Interpreter(model_path=str(path))
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"'{path}' is not a TFLite model: {first_line(exc)}") from None
-    tensors = {d["index"]: np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
+    details = interpreter.get_tensor_details()
+    tensors = {d["index"]: np.dtype(d["dtype"]).name for d in details}
+    sparse = sum(1 for d in details if d.get("sparsity_parameters"))
     ops, float_ops = [], []
     for op in interpreter._get_ops_details():
         name = op["op_name"]
@@ -278,7 +294,7 @@ def inspect_tflite(path, mode: str = "unknown", calibration_samples: int = 0) ->
         input_dtype=np.dtype(inp["dtype"]).name, output_dtype=np.dtype(out["dtype"]).name,
         input_scale=in_scale, input_zero_point=in_zero, output_scale=out_scale,
         output_zero_point=out_zero, ops=tuple(ops), float_ops=tuple(float_ops),
-        calibration_samples=int(calibration_samples))
+        calibration_samples=int(calibration_samples), sparse_tensors=sparse)
 
 
 # ---------------------------------------------------------------- per-layer error

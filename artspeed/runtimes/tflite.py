@@ -2,7 +2,11 @@
 
 Taught in notebooks/02-inference-metrics. ``ai-edge-litert``'s interpreter is
 used where installed, ``tf.lite.Interpreter`` otherwise; int8/uint8 inputs and
-outputs are quantized and dequantized for the caller.
+outputs are quantized and dequantized for the caller. The interpreter hands
+the float ops it can to XNNPACK, its default delegate (``xnnpack=False``: the
+builtin kernels alone). XNNPACK needs no flag for sparse weights: it turns
+its sparse inference on by itself when it takes a ``DENSIFY`` op (see
+``artspeed.compress.sparse_inference``).
 
 >>> Interpreter, backend = tflite_interpreter()
 >>> backend in ("ai-edge-litert", "tf.lite")
@@ -36,6 +40,15 @@ def tflite_interpreter():
         return tf.lite.Interpreter, "tf.lite"
 
 
+def _op_resolver(xnnpack: bool, backend: str):
+    """The interpreter's ``experimental_op_resolver_type``: with XNNPACK (AUTO) or without."""
+    if backend == "ai-edge-litert":
+        types = _litert.OpResolverType
+    else:
+        types = tf.lite.experimental.OpResolverType
+    return types.AUTO if xnnpack else types.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+
 def _quantization(detail: dict):
     scale, zero_point = detail.get("quantization", (0.0, 0))
     if np.dtype(detail["dtype"]).kind in "iu" and scale:
@@ -47,14 +60,18 @@ class TFLitePredictor(Predictor):
     """A ``.tflite`` model (a path or its bytes) in the LiteRT interpreter.
 
     ``threads`` sets the interpreter's thread count (None: the runtime's default).
+    ``xnnpack=False`` runs the builtin kernels without the XNNPACK delegate.
     """
 
     runtime = "tflite"
 
-    def __init__(self, model, threads=None, name: str | None = None):
+    def __init__(self, model, threads=None, name: str | None = None, xnnpack: bool = True):
         threads = _checks.threads(threads)
         Interpreter, self.backend = tflite_interpreter()
+        self.xnnpack = bool(xnnpack)
         kwargs = {"num_threads": threads} if threads is not None else {}
+        if not self.xnnpack:
+            kwargs["experimental_op_resolver_type"] = _op_resolver(False, self.backend)
         if isinstance(model, (bytes, bytearray)):
             source, label = {"model_content": bytes(model)}, "in-memory model"
         else:
@@ -85,7 +102,7 @@ class TFLitePredictor(Predictor):
         self._allocated = tuple(int(d) for d in self._in["shape"])
 
     def describe(self) -> dict:
-        return {**super().describe(), "backend": self.backend}
+        return {**super().describe(), "backend": self.backend, "xnnpack": self.xnnpack}
 
     def _prepare_native(self, x: np.ndarray) -> None:
         it = self._interpreter
