@@ -169,6 +169,31 @@ def test_layer_ops_of_a_keras_model_match_the_profile():
     times = layer_times(model, runs=2)
     assert times.name == model.name
     assert sum(layer.ops for layer in times.layers) == 2 * artspeed.profile(model).macs
+    assert all(layer.ops == layer.model_ops for layer in times.layers)
+
+
+def test_ops_the_runtime_computes():
+    """A 3x3 convolution before a 1x1 of stride 2, as ResNet50 opens a stage: the CPU
+    plugin moves the stride into the 3x3 (StridesOptimization), which then computes a
+    quarter of its outputs."""
+    o = ov.opset13
+    rng = np.random.default_rng(0)
+    x = o.parameter([1, 16, 16, 16], ov.Type.f32, name="x")
+    w3 = o.constant(rng.uniform(-1, 1, (16, 16, 3, 3)).astype(np.float32))
+    w1 = o.constant(rng.uniform(-1, 1, (32, 16, 1, 1)).astype(np.float32))
+    conv = o.relu(o.convolution(x, w3, [1, 1], [1, 1], [1, 1], [1, 1], name="conv3x3"))
+    strided = o.convolution(conv, w1, [2, 2], [0, 0], [0, 0], [1, 1], name="conv1x1")
+    times = layer_times(ov.Model([strided], [x], "strides"), runs=2)
+    by_name = {layer.name: layer for layer in times.layers}
+    three = by_name["conv3x3"]
+    assert three.model_ops == 2 * (16 * 16 * 16) * (16 * 3 * 3)
+    assert three.ops == three.model_ops // 4   # 8 x 8 outputs per channel, not 16 x 16
+    # reads the whole 16 x 16 input and the weights, writes 8 x 8 outputs, f32
+    assert three.bytes == 4 * (16 * 16 * 16 + 16 * 16 * 9 + 16 * 8 * 8)
+    one = by_name["conv1x1"]
+    assert one.ops == one.model_ops == 2 * (32 * 8 * 8) * 16
+    summary = times.summary()["f32"]
+    assert summary["ops"] == three.ops + one.ops < summary["model_ops"]
 
 
 def test_int8_layers_run_int8_kernels(roofs):

@@ -13,16 +13,21 @@ own, higher roof. Here the runtime measures them itself:
   bandwidth (a copy, as ``measure_machine_peak`` measures it). A precision
   the CPU lacks is recorded as absent, with the reason; the kernel (exec
   type) that ran is recorded with each roof;
-- ``layer_times``: each Convolution, GroupConvolution and MatMul of a
-  compiled model, its ops (from the ``ov.Model``'s shapes), its time (from the
-  perf counters, ``PERF_COUNT``), hence its ops/s and the percentage of the
-  roof of the precision its kernel ran at;
+- ``layer_times``: each executed layer of a compiled model that runs
+  Convolution, GroupConvolution or MatMul operations, its ops (from the
+  ``ov.Model``'s shapes, for the outputs the plugin computes), its time (from
+  the perf counters, ``PERF_COUNT``), hence its ops/s and the percentage of
+  the roof of the precision its kernel ran at;
 - ``plot_runtime_roofs``: the roofs and the bandwidth slope, layers as points.
 
 An *op* is a multiply or an add: 2 per multiply-accumulate, in every
 precision (so f32 ops are FLOPs). Only the multiply-accumulates of the
 convolutions and matrix products count; a bias, activation or residual add
-the plugin fused into the layer costs time but no ops here.
+the plugin fused into the layer costs time but no ops here. The plugin may
+compute fewer outputs than the ``ov.Model`` asks for: its StridesOptimization
+moves the stride 2 of a 1x1 convolution (ResNet50 opens its stages so) into
+the layer before it, which then computes a quarter of its outputs. ``ops``
+counts what the runtime computes, ``model_ops`` what the model asked for.
 
 >>> roofs = measure_runtime_roofs(["f32"], size=64, copy_bytes=2**20, repeats=1)
 >>> roofs.roof("f32").ops_per_s > 0, roofs.roof("f32").kernel != ""
@@ -219,13 +224,22 @@ def _roof_models(size: int, int8: bool):
     return made
 
 
-def _original_names(compiled) -> dict:
-    """{runtime layer name: (its rt_info, the original operations' names fused into it)}."""
+def _elements(shape) -> int | None:
+    return int(np.prod([int(d) for d in shape.to_shape()])) if shape.is_static else None
+
+
+def _runtime_layers(compiled) -> dict:
+    """{executed layer name: (its rt_info, the original operations' names fused into it,
+    element counts of its first two inputs (activations, weights) and of its output)}."""
     out = {}
     for node in compiled.get_runtime_model().get_ordered_ops():
         info = node.get_rt_info()
         names = info["originalLayersNames"].astype(str) if "originalLayersNames" in info else ""
-        out[node.get_friendly_name()] = (info, tuple(n for n in names.split(",") if n))
+        sizes = tuple(_elements(node.get_input_partial_shape(i))
+                      for i in range(min(2, node.get_input_size())))
+        output = _elements(node.get_output_partial_shape(0)) if node.get_output_size() else None
+        out[node.get_friendly_name()] = (info, tuple(n for n in names.split(",") if n),
+                                         sizes, output)
     return out
 
 
@@ -242,7 +256,7 @@ def _time_kernel(model, precision: str, threads: int, repeats: int):
     compiled = openvino_core().compile_model(model, "CPU", {
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _HINT[precision],
         "INFERENCE_NUM_THREADS": threads, "PERF_COUNT": True})
-    layer = next(name for name, (_, originals) in _original_names(compiled).items()
+    layer = next(name for name, (_, originals, *_) in _runtime_layers(compiled).items()
                  if _ROOF_OP in originals)
     request = compiled.create_infer_request()
     shape = list(model.inputs[0].get_shape())
@@ -349,8 +363,9 @@ class LayerTime(Result):
     exec_type: str               # the kernel, e.g. brgconv_avx512_1x1_I8
     precision: str               # int8, bf16, f16 or f32, read from the kernel
     operations: tuple            # the original Convolution/MatMul operations it runs
-    ops: int                     # 2 x their multiply-accumulates
-    bytes: int                   # inputs, weights and output once each, at the run precisions
+    ops: int                     # 2 x the multiply-accumulates of the outputs it computes
+    model_ops: int               # 2 x those the ov.Model's operations ask for (>= ops)
+    bytes: int                   # activations in, weights and output once each, as executed
     time_us: float               # per inference, by OpenVINO's counter (LayerTimes.timing)
     roof_ops_per_s: float | None = None   # the roof of its precision
 
@@ -393,13 +408,16 @@ class LayerTimes(Result):
         return float(sum(layer.time_us for layer in self.layers))
 
     def summary(self) -> dict:
-        """{precision: {layers, ops, time_us, ops_per_s, percent_of_roof}}: the layers of each
-        precision together, total ops over total time, as a percentage of that roof."""
+        """{precision: {layers, ops, model_ops, time_us, ops_per_s, percent_of_roof}}: the
+        layers of each precision together, total ops over total time, as a percentage of
+        that roof."""
         out: dict = {}
         for layer in self.layers:
-            row = out.setdefault(layer.precision, {"layers": 0, "ops": 0, "time_us": 0.0})
+            row = out.setdefault(layer.precision, {"layers": 0, "ops": 0, "model_ops": 0,
+                                                   "time_us": 0.0})
             row["layers"] += 1
             row["ops"] += layer.ops
+            row["model_ops"] += layer.model_ops
             row["time_us"] += layer.time_us
         for precision, row in out.items():
             row["ops_per_s"] = row["ops"] / (row["time_us"] * 1e-6) if row["time_us"] else None
@@ -422,12 +440,13 @@ class LayerTimes(Result):
     def _summary_rows(self):
         for precision, row in self.summary().items():
             percent = row["percent_of_roof"]
-            yield (precision, row["layers"], f"{row['ops'] / 1e9:.2f}",
-                   f"{row['time_us'] / 1e3:.2f}",
+            yield (precision, row["layers"], f"{row['ops'] / 1e9:.3f}",
+                   f"{row['model_ops'] / 1e9:.3f}", f"{row['time_us'] / 1e3:.2f}",
                    f"{row['ops_per_s'] / 1e9:.0f}" if row["ops_per_s"] else "-",
                    f"{percent:.0f}" if percent is not None else "-")
 
-    _SUMMARY_HEADER = ("precision", "layers", "G ops", "ms", "G ops/s", "% of roof")
+    _SUMMARY_HEADER = ("precision", "layers", "G ops", "model G ops", "ms", "G ops/s",
+                       "% of roof")
 
     def __str__(self) -> str:
         return (f"{self.name}: {self.compute_time_us / 1e3:.2f} ms of "
@@ -577,9 +596,9 @@ def layer_times(model, *, roofs: RuntimeRoofs | None = None, inputs=None, runs: 
     with the same settings and PERF_COUNT on. After a warm-up and ``runs``
     inferences of ``inputs`` (default: a random batch of one), each executed
     layer that runs Convolution, GroupConvolution or MatMul operations gets
-    their ops (from the ``ov.Model``'s shapes), its time, the precision its
-    kernel ran at and, with ``roofs``, the percentage of that precision's
-    roof. ``statistic``: ``"median"``, each layer's median time over the
+    their ops (from the ``ov.Model``'s shapes, scaled to the outputs the layer
+    computes), its time, the precision its kernel ran at and, with ``roofs``,
+    the percentage of that precision's roof. ``statistic``: ``"median"``, each layer's median time over the
     runs; ``"fastest"``, the times of the fastest inference (as the roofs
     take the best run: on a busy machine, what the model does undisturbed).
 
@@ -605,29 +624,36 @@ def layer_times(model, *, roofs: RuntimeRoofs | None = None, inputs=None, runs: 
     source = _static_source(source, inputs.shape)
     compute = {op.get_friendly_name(): op for op in source.get_ops()
                if op.get_type_name() in _COMPUTE_OPS}
-    runtime = _original_names(compiled)
+    runtime = _runtime_layers(compiled)
     layers = []
     for counter in counters:
-        time_us = times[counter.node_name]
-        info, originals = runtime.get(counter.node_name, ({}, ()))
+        info, originals, input_sizes, output_size = runtime.get(counter.node_name,
+                                                                ({}, (), (), None))
         ops = [compute[n] for n in originals if n in compute]
         if not ops:
             continue
         precision = _precision_of(counter.exec_type,
-                                 info["runtimePrecision"].astype(str)
-                                 if "runtimePrecision" in info else "")
+                                  info["runtimePrecision"].astype(str)
+                                  if "runtimePrecision" in info else "")
         output = (info["outputPrecisions"].astype(str).split(",")[0]
                   if "outputPrecisions" in info else precision)
-        ops_total = in_bytes = out_bytes = 0
-        for op in ops:
-            op_ops, inputs_n, weights_n, outputs_n = _operation_ops(op)
-            ops_total += op_ops
-            in_bytes += (inputs_n + weights_n) * _bytes_per_element(precision)
-            out_bytes += outputs_n * _bytes_per_element(output)
+        counts = [_operation_ops(op) for op in ops]
+        model_ops = sum(c[0] for c in counts)
+        # The plugin may compute fewer outputs than the ov.Model asked for (its
+        # StridesOptimization moves the stride of a 1x1 convolution into the layer
+        # before it): count the ops of the outputs it computes.
+        scale = output_size / counts[-1][3] if len(ops) == 1 and output_size else 1.0
+        executed = round(model_ops * scale) if 0 < scale <= 1 else model_ops
+        if len(input_sizes) == 2 and None not in input_sizes and output_size:
+            moved = (sum(input_sizes) * _bytes_per_element(precision)
+                     + output_size * _bytes_per_element(output))
+        else:
+            moved = (sum(c[1] + c[2] for c in counts) * _bytes_per_element(precision)
+                     + counts[-1][3] * _bytes_per_element(output))
         layers.append(LayerTime(
             name=counter.node_name, layer_type=counter.node_type, exec_type=counter.exec_type,
             precision=precision, operations=tuple(op.get_type_name() for op in ops),
-            ops=ops_total, bytes=in_bytes + out_bytes, time_us=time_us,
+            ops=executed, model_ops=model_ops, bytes=moved, time_us=times[counter.node_name],
             roof_ops_per_s=roofs.ops_per_s(precision) if roofs is not None
             and precision in roofs.precisions else None))
     used = {p: roofs.ops_per_s(p) for p in roofs.precisions} if roofs is not None else {}
@@ -643,8 +669,9 @@ _MARKERS = ("o", "s", "^", "D", "v")
 
 
 def plot_runtime_roofs(roofs: RuntimeRoofs, layers=None, ax=None):
-    """The roof of each precision (a horizontal line), the memory bandwidth (a slope),
-    and the layers of one or more ``LayerTimes`` as points at their measured ops/s.
+    """The roof of each precision (a horizontal line from its ridge), the memory
+    bandwidth (the slope below them), and the layers of one or more ``LayerTimes``
+    as points at their measured ops/s.
 
     x: ops per byte moved (inputs, weights and output once each: the best
     case); y: ops/s. A point's colour is the precision its kernel ran at.
@@ -665,13 +692,13 @@ def plot_runtime_roofs(roofs: RuntimeRoofs, layers=None, ax=None):
     xs_seen = [p.ops_per_byte for p in points] + ridges
     lo = min(xs_seen, default=1.0) / 4
     hi = max(xs_seen, default=100.0) * 4
-    for r in present:
-        ax.axhline(r.ops_per_s / 1e9, color=_COLOURS.get(r.precision, "grey"), lw=2,
-                   label=f"{r.precision} roof: {r.ops_per_s / 1e9:.0f} G ops/s ({r.kernel})")
-    xs = np.geomspace(lo, hi, 100)
+    for r in present:   # flat from its ridge on: left of it, the bandwidth is the limit
+        ridge = r.ops_per_s / roofs.bytes_per_s
+        ax.hlines(r.ops_per_s / 1e9, ridge, hi, color=_COLOURS.get(r.precision, "grey"), lw=2,
+                  label=f"{r.precision} roof: {r.ops_per_s / 1e9:.0f} G ops/s ({r.kernel})")
     top = max((r.ops_per_s for r in present), default=roofs.bytes_per_s * hi)
-    slope = np.minimum(roofs.bytes_per_s * xs, top * 2)
-    ax.loglog(xs, slope / 1e9, "k--", lw=1.5,
+    xs = np.geomspace(lo, min(hi, top / roofs.bytes_per_s), 100)
+    ax.loglog(xs, roofs.bytes_per_s * xs / 1e9, "k--", lw=1.5,
               label=f"memory bandwidth: {roofs.bytes_per_s / 1e9:.1f} GB/s (copy)")
     for i, times in enumerate(layers):
         marker = _MARKERS[i % len(_MARKERS)]
