@@ -205,6 +205,19 @@ def test_int8_layers_run_int8_kernels(roofs):
     assert conv.bytes in (3 * 10 * 10 + 216 + n * 8 * 8 * 8 for n in (1, 2, 4))
 
 
+def test_every_matmul_of_an_nncf_int8_model_is_placed():
+    """NNCF's INT8 dense_example: OpenVINO renames some quantized MatMuls
+    '<name>/DequantizationMultiply' and records no original name; still all five count."""
+    model = artspeed.dense_example()
+    x = np.random.default_rng(0).random((8, 3), np.float32)
+    int8 = artspeed.quantize_openvino(model, x, subset_size=8, progress=False)
+    times = layer_times(int8, runs=2)
+    assert len(times.layers) == 5
+    assert all(layer.precision == "int8" and INT8_KERNEL.search(layer.exec_type)
+               for layer in times.layers)
+    assert sum(layer.ops for layer in times.layers) == 2 * artspeed.profile(model).macs
+
+
 def test_percent_of_roof(roofs):
     """Each precision this CPU has: one convolution, in (0, MARGIN] percent of its roof."""
     assert "f32" in roofs.precisions

@@ -552,6 +552,38 @@ def _static_source(source, shape):
     return clone
 
 
+# executed layer types that run a convolution or a matrix product
+_COMPUTE_LAYERS = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul")
+
+
+def _place_operations(counters, runtime: dict, compute: dict) -> dict:
+    """{executed layer name: the ov.Model's Convolution/MatMul operations it runs}.
+
+    By the names the plugin records as fused into each layer; where a low-precision
+    transformation renamed the operation and lost its name (a quantized MatMul
+    runs as '<its name>/DequantizationMultiply'), by the longest name that is a
+    '/'-prefix of the layer's, if no other layer runs that operation.
+    """
+    placed, claimed = {}, set()
+    for counter in counters:
+        originals = runtime.get(counter.node_name, ({}, ()))[1]
+        found = [n for n in originals if n in compute]
+        if found:
+            placed[counter.node_name] = [compute[n] for n in found]
+            claimed.update(found)
+    for counter in counters:
+        if counter.node_name in placed or not counter.node_type.startswith(_COMPUTE_LAYERS):
+            continue
+        parts = counter.node_name.split("/")
+        for end in range(len(parts) - 1, 0, -1):
+            candidate = "/".join(parts[:end])
+            if candidate in compute and candidate not in claimed:
+                placed[counter.node_name] = [compute[candidate]]
+                claimed.add(candidate)
+                break
+    return placed
+
+
 def _run_and_count(compiled, inputs, runs: int, statistic: str):
     """(the executed counters, {layer name: microseconds per inference}, how it was timed).
 
@@ -625,11 +657,11 @@ def layer_times(model, *, roofs: RuntimeRoofs | None = None, inputs=None, runs: 
     compute = {op.get_friendly_name(): op for op in source.get_ops()
                if op.get_type_name() in _COMPUTE_OPS}
     runtime = _runtime_layers(compiled)
+    placed = _place_operations(counters, runtime, compute)
     layers = []
     for counter in counters:
-        info, originals, input_sizes, output_size = runtime.get(counter.node_name,
-                                                                ({}, (), (), None))
-        ops = [compute[n] for n in originals if n in compute]
+        info, _, input_sizes, output_size = runtime.get(counter.node_name, ({}, (), (), None))
+        ops = placed.get(counter.node_name)
         if not ops:
             continue
         precision = _precision_of(counter.exec_type,
