@@ -1,4 +1,6 @@
-"""Measuring: accuracy and size, profiles and FLOPs, the roofline, latency benchmarks, energy and cost per inference, MLPerf-style scenarios, Pareto fronts; one call per measuring job (workflows)."""
+"""Measuring: accuracy and size, profiles and FLOPs, the roofline and the runtime's roofs per
+precision, latency benchmarks, energy and cost per inference, MLPerf-style scenarios, Pareto
+fronts; one call per measuring job (workflows)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from artspeed.measure import (
     pareto,
     profiler,
     roofline,
+    runtime_roofs,
     scenarios,
     tf_flops,
     variants,
     workflows,
 )
 
-__all__ = export(globals(), benchmark_tool, benchmarking, energy, evaluation, model_profiler_compat, pareto, profiler, roofline, scenarios, tf_flops,
-                 variants, workflows)
+__all__ = export(globals(), benchmark_tool, benchmarking, energy, evaluation,
+                 model_profiler_compat, pareto, profiler, roofline, runtime_roofs, scenarios,
+                 tf_flops, variants, workflows)

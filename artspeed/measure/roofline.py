@@ -117,13 +117,23 @@ def measure_machine_peak(matmul_size: int | None = None, copy_bytes: int | None 
     b = rng.standard_normal((matmul_size, matmul_size), dtype=np.float32)
     out = np.empty_like(a)
     matmul_s = _best_seconds(lambda: np.matmul(a, b, out=out), repeats)
+    bytes_per_s, copied = _copy_bandwidth(copy_bytes, repeats)
+    return MachinePeak(flops_per_s=2 * matmul_size**3 / matmul_s,
+                       bytes_per_s=bytes_per_s, matmul_size=matmul_size,
+                       copy_bytes=copied, repeats=repeats,
+                       cpu_model=environment().cpu_model)
+
+
+def _copy_bandwidth(copy_bytes: int, repeats: int) -> tuple[float, int]:
+    """(bytes per second, bytes copied): the best of ``repeats`` copies of a float32
+    array of ``copy_bytes``, counted as 2 x its bytes (one read, one write).
+
+    The bandwidth ``measure_machine_peak`` and ``artspeed.measure_runtime_roofs`` report.
+    """
     src = np.ones(max(1, copy_bytes // 4), dtype=np.float32)
     dst = np.empty_like(src)
     copy_s = _best_seconds(lambda: np.copyto(dst, src), repeats)
-    return MachinePeak(flops_per_s=2 * matmul_size**3 / matmul_s,
-                       bytes_per_s=2 * src.nbytes / copy_s, matmul_size=matmul_size,
-                       copy_bytes=int(src.nbytes), repeats=repeats,
-                       cpu_model=environment().cpu_model)
+    return 2 * src.nbytes / copy_s, int(src.nbytes)
 
 
 def plot_roofline(profile, peak: MachinePeak, ax=None, label_top: int = 5):
