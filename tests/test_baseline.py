@@ -199,3 +199,24 @@ def test_an_interrupted_retraining_keeps_the_saved_baseline_whole(tiny, tmp_path
     assert (file_sha256(path), _record(path)) == before
     assert _files(tmp_path) == ["baseline.keras", "baseline.keras.json"]
     assert artspeed.trained_baseline(tiny, path=path, **SMALL).reused
+
+
+def test_the_vehicle_is_trained_once_then_reused_with_its_own_record(tmp_path, capsys):
+    scenes = artspeed.load_dataset("scenes", limit_train=100, limit_test=50)
+    path = tmp_path / "vehicle.keras"
+    first = artspeed.trained_vehicle(scenes, alpha=0.35, epochs=1, path=path, progress=False)
+    assert _last_line(capsys).startswith("trained the vehicle (alpha 0.35, 1 epoch on scenes, "
+                                         "100 images) in ")
+    record = _record(path)
+    assert record["model"] == "vehicle" and record["alpha"] == 0.35
+    assert record["dataset"]["input_shape"] == [96, 96, 3]
+    assert first.model.get_layer("block_4_add") is not None
+    again = artspeed.trained_vehicle(scenes, alpha=0.35, epochs=1, path=path)
+    assert again.reused and _last_line(capsys) == (
+        f"reused the vehicle {path} (alpha 0.35, 1 epoch on scenes, 100 images)")
+    other = artspeed.trained_vehicle(scenes, alpha=0.5, epochs=1, path=path, progress=False)
+    assert not other.reused and "alpha 0.35, not 0.5" in _last_line(capsys)
+    # a baseline's record is not a vehicle's: the same file is not reused across them
+    artspeed.trained_baseline(artspeed.load_dataset("scenes", limit_train=100, limit_test=50),
+                              path=path, **SMALL)
+    assert "model 'vehicle', not 'baseline_cnn'" in _last_line(capsys)

@@ -47,6 +47,31 @@ def test_shapes_are_not_trivial_for_a_linear_classifier():
     assert 0.15 < np.mean(pred == ds.y_test) < 0.8
 
 
+def test_builtin_scenes_are_colour_96px_balanced_and_a_prefix_of_a_bigger_set():
+    small = artspeed.load_dataset("scenes", limit_train=40, limit_test=20)
+    bigger = artspeed.load_dataset("scenes", limit_train=60, limit_test=30)
+    assert small.input_shape == (96, 96, 3) and small.class_names == artspeed.SHAPE_NAMES
+    assert small.x_train.dtype == np.float32 and small.x_train.max() <= 1.0
+    assert np.array_equal(small.x_train, bigger.x_train[:40])
+    assert np.array_equal(small.y_test, bigger.y_test[:20])
+    assert np.bincount(small.y_train).tolist() == [4] * 10
+    # colour: the three channels differ, and the background varies (clutter, gradient)
+    assert np.abs(small.x_train[..., 0] - small.x_train[..., 1]).mean() > 0.05
+    assert small.x_train.std(axis=(1, 2)).min() > 0.05
+    assert not np.array_equal(small.x_train[:20], small.x_test)
+    with pytest.raises(InvalidArgumentError, match="num_samples"):
+        artspeed.make_scenes(-1)
+
+
+def test_scenes_are_not_trivial_for_a_linear_classifier():
+    """Colour and clutter hide the shape from pixel templates: nearest class mean is weak."""
+    ds = artspeed.load_dataset("scenes", limit_train=1000, limit_test=300)
+    x_train, x_test = ds.x_train.reshape(1000, -1), ds.x_test.reshape(300, -1)
+    means = np.stack([x_train[ds.y_train == k].mean(0) for k in range(10)])
+    pred = np.argmin(((x_test[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(pred == ds.y_test) < 0.35
+
+
 def test_data_dir_npz_is_the_first_source(tmp_path, monkeypatch):
     arrays = _write_npz(tmp_path / "mnist.npz")
     monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
@@ -184,7 +209,7 @@ def test_a_good_npz_of_floats_and_channel_axis_loads(tmp_path, monkeypatch):
 
 def test_unknown_dataset_lists_the_choices():
     with pytest.raises(DatasetError, match="unknown dataset 'nope'.*fashion_mnist, mnist, "
-                                           "cifar10, shapes"):
+                                           "cifar10, shapes, scenes"):
         artspeed.load_dataset("nope")
 
 

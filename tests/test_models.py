@@ -31,6 +31,26 @@ def test_baseline_for_cifar_shapes():
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
 
 
+def test_vehicle_is_a_mobilenetv2_of_inverted_residual_blocks():
+    model = artspeed.vehicle()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 10)
+    assert kinds.count("DepthwiseConv2D") == sum(n for _, _, n, _ in artspeed.VEHICLE_BLOCKS)
+    assert kinds.count("Add") == 6   # each stage's blocks after its first: 1 + 2 + 2 + 1
+    assert model.get_layer("block_4_expand").filters == 6 * model.get_layer(
+        "block_3_project").filters            # expansion 6
+    assert model.get_layer("Conv1").filters == 48       # 32 x alpha 1.4, rounded to 8
+    assert model.get_layer("logits").activation.__name__ == "linear"
+    # it costs tens of millions of MACs (milliseconds at batch 1), unlike the 28x28 CNN
+    assert 50e6 < artspeed.profile(model, 1).macs < 90e6
+    a, b = artspeed.vehicle(alpha=0.35, seed=3), artspeed.vehicle(alpha=0.35, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    small = artspeed.vehicle((32, 32, 3), alpha=0.35)
+    assert small.get_layer("resize").output_shape == (None, 96, 96, 3)
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        artspeed.vehicle(alpha=0)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"width": 0}, "width"), ({"width": 2.5}, "width"), ({"num_classes": 1}, "num_classes"),
     ({"dropout": 1.0}, "dropout"), ({"input_shape": (28, 28)}, "input_shape"),

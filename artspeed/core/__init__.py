@@ -13,10 +13,11 @@ from artspeed.core import (
     models,
     plots,
     saving,
+    scenes,
     shapes,
     training,
 )
 from artspeed.core._exports import export
 
-__all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes, training,
-                 baseline)
+__all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes,
+                 scenes, training, baseline)

@@ -1,13 +1,17 @@
-"""The workbook's models: the baseline CNN and the lecture's Dense example.
+"""The workbook's models: the baseline CNN, the speed lessons' vehicle, the lecture's Dense example.
 
-Taught in notebooks/00-setup-and-baseline (baseline) and
-notebooks/01-model-complexity (the Dense example's 387 parameters).
+Taught in notebooks/00-setup-and-baseline (baseline),
+notebooks/01-model-complexity (the Dense example's 387 parameters) and
+notebooks/02-inference-metrics (the vehicle, a MobileNetV2 for 96x96 colour images).
 
 >>> m = dense_example()
 >>> m.count_params(), trainable_params(m), non_trainable_params(m)
 (387, 249, 138)
 >>> baseline_cnn(width=8).output_shape
 (None, 10)
+>>> v = vehicle(alpha=0.35)
+>>> v.output_shape, v.get_layer("block_4_add").name
+((None, 10), 'block_4_add')
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import tf_keras as keras
 
-__all__ = ["baseline_cnn", "dense_example", "trainable_params", "non_trainable_params"]
+__all__ = ["baseline_cnn", "vehicle", "VEHICLE_BLOCKS", "dense_example", "trainable_params",
+           "non_trainable_params"]
+
+# MobileNetV2's inverted-residual stages: (expansion, output channels, blocks, first stride)
+# (MobileNetV2's first five; its 160- and 320-channel stages and 1280-channel head are left out)
+VEHICLE_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 3, 2), (6, 96, 2, 1))
+VEHICLE_HEAD = 640
 
 
 def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32,
@@ -57,6 +67,83 @@ def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32
         layers.Dense(num_classes, name="logits", kernel_initializer=init(4)),
         layers.Softmax(name="probabilities"),
     ], name=name)
+
+
+def _divisible(channels: float, by: int = 8) -> int:
+    """MobileNet's rounding of a width: a multiple of ``by``, never 10% below ``channels``."""
+    rounded = max(by, int(channels + by / 2) // by * by)
+    return rounded + by if rounded < 0.9 * channels else rounded
+
+
+def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
+            dropout: float = 0.2, seed: int = 0, name: str = "vehicle"):
+    """The speed lessons' model: a MobileNetV2 (Sandler et al., 2018) for small colour images.
+
+    Depthwise-separable inverted-residual blocks (1x1 expand, 3x3 depthwise,
+    1x1 project, with a residual Add where the shape allows): MobileNetV2's
+    first five stages, as ``VEHICLE_BLOCKS`` lists them, at width multiplier
+    ``alpha`` (1.4, MobileNetV2's widest), then a 1x1 conv to
+    ``VEHICLE_HEAD x alpha`` channels. Fewer, wider stages than MobileNetV2
+    train from scratch in minutes. Layer names follow
+    ``tf_keras.applications.MobileNetV2`` (``block_4_expand``,
+    ``block_4_depthwise``, ``block_4_project``, ``block_4_add``). Images
+    smaller than 96x96 (CIFAR-10's 32x32) are resized to 96 inside the model,
+    so every dataset runs the same network. At 96 px it costs about 67 M MACs,
+    so a batch-1 inference takes about a millisecond and the runtimes'
+    differences are real rather than call overhead. As in ``baseline_cnn``, a
+    Dense named ``logits`` feeds a separate Softmax, and ``seed`` fixes the
+    initial weights. Each residual block's last BatchNorm starts at zero, so
+    the block starts as the identity (Goyal et al., 2017).
+    """
+    seed = _checks.seed(seed)
+    num_classes = _checks.whole_number("num_classes", num_classes, 2)
+    alpha = _checks.positive_finite("alpha", alpha, "1.0 is MobileNetV2's width, 0.5 half of it")
+    dropout = _checks.fraction("dropout", dropout, "0.2 drops a fifth of the pooled features")
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise InvalidArgumentError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    layers = keras.layers
+    count = iter(range(1, 1000))
+
+    def init():
+        return keras.initializers.HeNormal(seed=seed * 1000 + next(count))
+
+    def conv_bn(x, filters, kernel, stride, label, relu=True, depthwise=False, zero_gamma=False):
+        if depthwise:
+            x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False,
+                                       depthwise_initializer=init(), name=label)(x)
+        else:
+            x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False,
+                              kernel_initializer=init(), name=label)(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{label}_BN",
+                                      gamma_initializer="zeros" if zero_gamma else "ones")(x)
+        return layers.ReLU(6.0, name=f"{label}_relu")(x) if relu else x
+
+    image = layers.Input(shape, name="image")
+    x = image
+    if shape[:2] != (96, 96) and max(shape[:2]) < 96:
+        x = layers.Resizing(96, 96, name="resize")(x)
+    x = conv_bn(x, _divisible(32 * alpha), 3, 2, "Conv1")
+    block = 0
+    for expansion, channels, repeats, first_stride in VEHICLE_BLOCKS:
+        out = _divisible(channels * alpha)
+        for r in range(repeats):
+            stride = first_stride if r == 0 else 1
+            label = "expanded_conv" if block == 0 else f"block_{block}"
+            inputs, y = x, x
+            if expansion != 1:
+                y = conv_bn(y, expansion * int(x.shape[-1]), 1, 1, f"{label}_expand")
+            y = conv_bn(y, None, 3, stride, f"{label}_depthwise", depthwise=True)
+            residual = stride == 1 and int(inputs.shape[-1]) == out
+            y = conv_bn(y, out, 1, 1, f"{label}_project", relu=False, zero_gamma=residual)
+            if residual:
+                y = layers.Add(name=f"{label}_add")([inputs, y])
+            x, block = y, block + 1
+    x = conv_bn(x, _divisible(VEHICLE_HEAD * max(alpha, 1.0)), 1, 1, "Conv_1")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(num_classes, name="logits", kernel_initializer=init())(x)
+    return keras.Model(image, layers.Softmax(name="probabilities")(x), name=name)
 
 
 def dense_example():

@@ -25,7 +25,7 @@ _SIZE = 28
 _YY, _XX = np.mgrid[0:_SIZE, 0:_SIZE].astype(np.float32)
 
 
-def _mask(label: int, u, v, t):
+def shape_mask(label: int, u, v, t):
     """Pixels inside shape ``label`` in unit coordinates (u right, v down)."""
     au, av = np.abs(u), np.abs(v)
     radius = np.sqrt(u * u + v * v)
@@ -59,7 +59,7 @@ def _draw(label: int, rng: np.random.Generator) -> np.ndarray:
     dy, dx = (_YY - cy) / size, (_XX - cx) / size
     u = np.cos(angle) * dx + np.sin(angle) * dy
     v = -np.sin(angle) * dx + np.cos(angle) * dy
-    image = _mask(label, u, v, stroke) * rng.uniform(0.55, 1.0)
+    image = shape_mask(label, u, v, stroke) * rng.uniform(0.55, 1.0)
     image = image + rng.normal(0.0, 0.12, image.shape) + rng.uniform(0, 0.15)
     return np.clip(image * 255, 0, 255).astype(np.uint8)
 
