@@ -97,7 +97,7 @@ def test_plot_labels_every_point_and_draws_the_frontier():
 def test_labels_of_crowded_points_do_not_overlap():
     import matplotlib.pyplot as plt
 
-    crowd = [{"name": f"variant-{i}", "latency_ms": 0.09 + 0.004 * i, "accuracy": 0.982 + 0.0005 * i}
+    crowd = [{"name": f"variant-{i}", "latency_ms": 0.09 + 0.004 * i, "accuracy": 0.95 + 0.004 * i}
              for i in range(6)] + [{"name": "far", "latency_ms": 90.0, "accuracy": 0.98}]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     artspeed.plot_pareto(crowd, ax=ax, xscale="log")
@@ -109,4 +109,21 @@ def test_labels_of_crowded_points_do_not_overlap():
         assert ax.bbox.x0 <= a.x0 and a.x1 <= ax.bbox.x1 + 1, ax.texts[i].get_text()
         for b in boxes[i + 1:]:
             assert not a.overlaps(b), (a, b)
+    plt.close(fig)
+
+
+def test_ties_within_noise_keep_both_and_the_accuracy_axis_is_not_truncated():
+    import matplotlib.pyplot as plt
+
+    close = [{"name": "a", "accuracy": 0.740, "latency_ms": 1.00},
+             {"name": "b", "accuracy": 0.742, "latency_ms": 1.03},
+             {"name": "slow", "accuracy": 0.741, "latency_ms": 3.0}]
+    assert artspeed.pareto_front(close) == [0, 1]
+    assert artspeed.pareto_front(close, ties={"latency_ms": 0.05}) == [1]  # a is b within noise
+    with pytest.raises(InvalidArgumentError, match="not objectives"):
+        artspeed.pareto_front(close, ties={"size_bytes": 1})
+    fig, ax = plt.subplots()
+    artspeed.plot_pareto(close, ax=ax, ties={"latency_ms": 0.05})
+    low, high = ax.get_ylim()
+    assert high - low >= 0.05 - 1e-9 and low <= 0.740 and high >= 0.742   # 5 points at least
     plt.close(fig)

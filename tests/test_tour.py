@@ -16,11 +16,12 @@ VARIANTS = ["tflite-float32", "tflite-int8"]
 
 @pytest.fixture(scope="module")
 def small_tour(tmp_path_factory):
-    """A fast tour on the built-in dataset with two TFLite variants (and the Keras baseline)."""
+    """A fast tour of the vehicle on the built-in scenes with two TFLite variants (and the
+    Keras baseline)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("ARTSPEED_FAST", "1")
     out = tmp_path_factory.mktemp("tour")
-    data = artspeed.load_dataset("shapes", limit_train=1500, limit_test=300)
+    data = artspeed.load_dataset("scenes", limit_train=400, limit_test=200)
     result = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
                                variants=VARIANTS)
     yield result, out, data
@@ -36,7 +37,13 @@ def test_every_variant_is_measured_alike(small_tour):
         assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] and v.throughput_per_s > 0
     assert result.baseline.runtime == "keras"
     assert result["tflite-int8"].size_bytes < 0.35 * result["tflite-float32"].size_bytes
-    assert result.profile["total_params"] == artspeed.baseline_cnn().count_params()
+    assert result.profile["total_params"] == artspeed.vehicle().count_params()
+    assert result.model == "vehicle" and result.dataset == "scenes"
+    # energy and cost per inference, for every variant, with where the figure comes from
+    assert set(result.costs) == set(result.names)
+    for cost in result.costs.values():
+        assert cost["joules_per_inference"] > 0 and cost["cost_per_million"] > 0
+        assert cost["source"] in ("rapl", "estimate")
 
 
 def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
@@ -50,8 +57,10 @@ def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
     assert result.picks["latency"] == min(close, key=lambda v: v.p50_ms).name
     assert result.picks["size"] == min(close, key=lambda v: v.gzip_bytes).name
     fastest = result[result.picks["latency"]]
-    assert result.targets["fastest_within_1pt_speedup_vs_predict"] == pytest.approx(
+    assert result.targets["fastest_within_1pt_speedup_vs_function"] == pytest.approx(
         base.p50_ms / fastest.p50_ms)
+    assert result.targets["fastest_within_1pt_speedup_vs_tflite_float32"] == pytest.approx(
+        result["tflite-float32"].p50_ms / fastest.p50_ms)
     smallest = result[result.picks["size"]]
     times_smaller = result.targets["smallest_within_1pt_gzip_times_smaller"]
     assert times_smaller == pytest.approx(base.gzip_bytes / smallest.gzip_bytes) and \
@@ -80,6 +89,7 @@ def test_results_json_and_a_self_contained_report(small_tour):
         for cell in row:
             assert cell in text and html.escape(cell) in view and html.escape(cell) in page
     assert "What to pick" in page and "Environment" in page
+    assert "Energy and cost per inference" in page and "tf.function" in page
 
 
 def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch):
@@ -88,13 +98,14 @@ def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch
     steps = [name for name, _, _ in tour_module._steps(["keras", *VARIANTS])]
     assert list(state["steps"]) == steps == [
         "baseline", "variant:keras", "variant:tflite-float32", "variant:tflite-int8",
-        "measure", "picks", "curves", "report"]
+        "measure", "picks", "curves", "energy", "report"]
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished step ran again")
 
     monkeypatch.setenv("ARTSPEED_FAST", "1")
-    for step in ("_baseline", "_prepare_baseline", "_variant", "_measure", "_picks", "_curves"):
+    for step in ("_baseline", "_prepare_baseline", "_variant", "_measure", "_picks", "_curves",
+                 "_energy"):
         monkeypatch.setattr(tour_module, step, must_not_run)
     (out / "report.html").unlink()
     again = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,

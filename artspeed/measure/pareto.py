@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 
+from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["pareto_front", "plot_pareto", "dominates"]
@@ -69,26 +70,48 @@ def _scores(points, objectives) -> tuple[list[tuple[str, int]], list[tuple[float
     return specs, scores
 
 
-def dominates(a, b) -> bool:
-    """True if score tuple ``a`` is >= ``b`` everywhere and > somewhere (higher is better)."""
-    return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
+def dominates(a, b, ties=None) -> bool:
+    """True if score tuple ``a`` is >= ``b`` everywhere and > somewhere (higher is better).
+
+    ``ties`` (one tolerance per score) makes differences up to it a tie: ``a``
+    must then be better by more than the tolerance somewhere, and not worse by
+    more than it anywhere.
+    """
+    ties = ties or (0.0,) * len(a)
+    return (all(x >= y - t for x, y, t in zip(a, b, ties))
+            and any(x > y + t for x, y, t in zip(a, b, ties)))
 
 
-def pareto_front(points, objectives=("latency_ms", "accuracy")) -> list[int]:
+def pareto_front(points, objectives=("latency_ms", "accuracy"), ties=None) -> list[int]:
     """Indices (in input order) of the points that no other point dominates.
 
     ``points`` are dicts or objects (results, dataclasses) holding each
-    objective. Two identical points are both on the front.
+    objective. Two identical points are both on the front. ``ties`` maps an
+    objective's name to the difference that is within noise (e.g. the spread
+    of a latency over repeated rounds): points closer than that on it are tied
+    there, so noise alone never pushes a variant off the front.
 
     >>> pts = [{"acc": 0.9, "latency_ms": 2, "size_bytes": 9},
     ...        {"acc": 0.9, "latency_ms": 2, "size_bytes": 5}]
     >>> pareto_front(pts, ("latency_ms", ("acc", "max"), "size_bytes"))
     [1]
+    >>> close = [{"accuracy": 0.90, "latency_ms": 1.00}, {"accuracy": 0.91, "latency_ms": 1.02}]
+    >>> pareto_front(close), pareto_front(close, ties={"latency_ms": 0.05})
+    ([0, 1], [1])
     """
     points = list(points.values()) if isinstance(points, Mapping) else list(points)
-    _, scores = _scores(points, objectives)
+    specs, scores = _scores(points, objectives)
+    ties = ties or {}
+    unknown = set(ties) - {name for name, _ in specs}
+    if unknown:
+        raise InvalidArgumentError(f"ties names {sorted(unknown)}, which are not objectives "
+                                   f"({', '.join(name for name, _ in specs)})")
+    tolerance = tuple(0.0 if not ties.get(name) else
+                      _checks.positive_finite(f"ties[{name!r}]", ties[name],
+                                              "a difference within noise, or 0 for none")
+                      for name, _ in specs)
     return [i for i, s in enumerate(scores)
-            if not any(dominates(other, s) for j, other in enumerate(scores) if j != i)]
+            if not any(dominates(other, s, tolerance) for j, other in enumerate(scores) if j != i)]
 
 
 def _label(point, index: int, labels) -> str:
@@ -106,8 +129,8 @@ def _overlap(a, b) -> float:
 
 
 # Where a label may go, in points from its marker: beside it first, then further up or down.
-_OFFSETS = [(5, 5), (5, -13), (-5, 5), (-5, -13), (5, 17), (5, -25), (-5, 17), (-5, -25),
-            (5, 29), (5, -37), (-5, 29), (-5, -37), (5, 41), (5, -49), (-5, 41), (-5, -49)]
+_OFFSETS = [(dx, dy) for step in range(8) for dx in (5, -5)
+            for dy in (5 + 12 * step, -13 - 12 * step)]
 
 
 def _label_box(px, py, size, offset, pt) -> tuple:
@@ -148,15 +171,35 @@ def _place_labels(ax, xs, ys, texts, order, fontsize: int = 8) -> None:
                     if abs(dy) > 13 else None)
 
 
+MIN_ACCURACY_POINTS = 5   # an accuracy axis spans at least 5 points
+
+
+def _untruncated(ax, name: str, values) -> None:
+    """Widen an accuracy axis (fractions, or percent when a value is above 1) to
+    ``MIN_ACCURACY_POINTS``: a difference of a fraction of a point must not fill the plot."""
+    full = 100.0 if max(values) > 1.0 else 1.0
+    if "accuracy" not in name.lower() or not all(0.0 <= v <= full for v in values):
+        return
+    span = MIN_ACCURACY_POINTS * full / 100
+    low, high = ax.get_ylim()
+    if high - low >= span:
+        return
+    middle = (min(values) + max(values)) / 2
+    low = min(max(0.0, middle - span / 2), full - span)
+    ax.set_ylim(low, low + span)
+
+
 def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | None = None,
-                labels="name", ax=None, title: str | None = None, xscale: str = "linear"):
+                labels="name", ax=None, title: str | None = None, xscale: str = "linear",
+                ties=None):
     """Scatter the points, grey when dominated, and draw the frontier as a line.
 
     ``x`` and ``y`` are the axes; a third objective ``z`` (e.g. ``size_bytes``)
     sets the marker size and counts for dominance. ``labels`` is a key (default
     ``"name"``) or a list of labels; every point gets one, placed so that labels
     do not overlap (frontier points first). ``xscale="log"`` suits latencies
-    that span orders of magnitude. Returns the axes.
+    that span orders of magnitude; ``ties`` as in ``pareto_front``. An
+    accuracy axis spans at least ``MIN_ACCURACY_POINTS`` points. Returns the axes.
     """
     if isinstance(points, Mapping):
         labels = list(points) if labels == "name" else labels
@@ -169,8 +212,9 @@ def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | Non
     objectives = [x, y] + ([z] if z else [])
     specs, _ = _scores(points, objectives)
     (xname, xway), (yname, yway) = specs[0], specs[1]
-    front = set(pareto_front(points, objectives))
-    flat_front = pareto_front(points, objectives[:2])
+    front = set(pareto_front(points, objectives, ties=ties))
+    flat_front = pareto_front(points, objectives[:2],
+                              ties={k: v for k, v in (ties or {}).items() if k in (xname, yname)})
     xs = [_value(p, xname, i) for i, p in enumerate(points)]
     ys = [_value(p, yname, i) for i, p in enumerate(points)]
     if z:
@@ -193,6 +237,7 @@ def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | Non
             drawstyle="steps-post" if xway != yway else "default",
             lw=1.5, zorder=1, label=f"frontier ({xname} vs {yname})")
     ax.set_xscale(xscale)
+    _untruncated(ax, yname, ys)   # before the labels are placed in display coordinates
     order = sorted(range(len(points)), key=lambda i: (i not in front, -yway * ys[i], xway * xs[i]))
     _place_labels(ax, xs, ys, [_label(p, i, labels) for i, p in enumerate(points)], order)
 

@@ -95,9 +95,12 @@ def _raise(name, exc):
 
 
 def _median_stats(results) -> tuple[dict, float]:
-    """The median over rounds of each round's latency figures, and of its throughput."""
+    """The median over rounds of each round's latency figures, and of its throughput;
+    ``p50_spread``: how far the rounds' p50s lie apart (max - min), the measured noise."""
     keys = ("p50", "p90", "p99", "mean", "std")
     stats = {k: statistics.median(r.latency_ms[k] for r in results) for k in keys}
+    p50s = [r.latency_ms["p50"] for r in results]
+    stats["p50_spread"] = max(p50s) - min(p50s)
     return stats, statistics.median(r.throughput_per_s for r in results)
 
 

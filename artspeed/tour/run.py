@@ -4,7 +4,7 @@ Taught in notebooks/09-benchmarking-and-pareto and notebooks/10-capstone; it is
 ``artspeed tour`` and ``make demo``. Its steps, each a small function below
 and named in ``OUT/state.json`` as it is here:
 
-1. ``baseline``: train the baseline (or save the learner's model) and profile it;
+1. ``baseline``: train the vehicle on ``scenes`` (or save the learner's model) and profile it;
 2. ``variant:NAME``: build each variant into ``OUT/variants/`` (``VARIANTS`` lists them);
 3. ``measure``: measure every variant in the same run, under the same settings
    (``artspeed.measure_variants``): accuracy, size raw and gzipped, batch-1
@@ -13,7 +13,8 @@ and named in ``OUT/state.json`` as it is here:
 4. ``picks``: the Pareto frontiers (accuracy against latency, accuracy against
    size), and what to pick for latency, throughput and size;
 5. ``curves``: batch-size curves for the picks for latency and throughput;
-6. ``report``: write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
+6. ``energy``: energy and cost per inference of each variant (``artspeed.measure_energy``);
+7. ``report``: write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
 
 ``OUT/state.json`` records each finished step, so an interrupted tour, run
 again with the same ``out``, resumes where it stopped (an unreadable one starts
@@ -23,7 +24,7 @@ one runs. ``quick=True`` shrinks epochs and measurement times, and changes
 nothing else.
 
 >>> [name for name, _, _ in _steps(['keras', 'tflite-int8'])]
-['baseline', 'variant:keras', 'variant:tflite-int8', 'measure', 'picks', 'curves', 'report']
+['baseline', 'variant:keras', 'variant:tflite-int8', 'measure', 'picks', 'curves', 'energy', 'report']
 """
 
 from __future__ import annotations
@@ -47,27 +48,35 @@ from artspeed.core._io import (
     write_text_atomic,
 )
 from artspeed.core._moved import renamed_word
-from artspeed.core.baseline import trained_baseline
+from artspeed.core.baseline import trained_vehicle
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
 from artspeed.core.saving import load_model, save_model
 from artspeed.core.training import check_model_fits
 from artspeed.measure.benchmarking import batch_sweep
+from artspeed.measure.energy import measure_energy
 from artspeed.measure.pareto import pareto_front
 from artspeed.measure.profiler import profile
 from artspeed.measure.variants import measure_variants
 from artspeed.runtimes.factory import load_predictor
 from artspeed.tour.report import write_report
-from artspeed.tour.results import WITHIN_POINTS, TourResult, TourSettings, VariantMeasurement
-from artspeed.tour.variants import VARIANTS, _Context
+from artspeed.tour.results import (
+    WITHIN_POINTS,
+    TourResult,
+    TourSettings,
+    VariantMeasurement,
+    latency_noise_ms,
+)
+from artspeed.tour.variants import MEASURE_OPTIONS, VARIANTS, _Context
 
 try:
     import fcntl
 except ImportError:   # Windows: no advisory locks here, so no tour lock
     fcntl = None
 
-__all__ = ["run_tour"]
+__all__ = ["run_tour", "SPEED_DATASET"]
+SPEED_DATASET = "scenes"   # the vehicle's data when nobody names one
 
 
 # ------------------------------------------------------------ the state
@@ -75,7 +84,7 @@ __all__ = ["run_tour"]
 _STEP_KEYS = {"baseline": ("path", "model", "profile"),
               "variant": ("path", "runtime", "description", "build_s"),
               "measure": ("variants",), "picks": ("pareto_latency", "pareto_size", "picks"),
-              "curves": ("curves", "skipped"), "report": ()}
+              "curves": ("curves", "skipped"), "energy": ("costs",), "report": ()}
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "a boolean", type(None): "null"}
 
@@ -157,6 +166,10 @@ def _failure(name: str, exc: Exception) -> str:
     """
     if name == "keras":
         raise exc
+    return _why(exc)
+
+
+def _why(exc: Exception) -> str:
     if isinstance(exc, ArtspeedError):   # this variant does not apply to this model
         return str(exc)
     return f"{type(exc).__name__}: {first_line(exc)}"
@@ -193,11 +206,10 @@ def _variant(run: _Run, name: str) -> dict:
 def _measure(run: _Run) -> dict:
     """Every built variant measured alike (``artspeed.measure_variants``)."""
     built = run.built()
-    keras = {"mode": "predict", "threads": None, "safe_mode": run.safe_mode}  # model.predict
     table = measure_variants(
         {name: record["path"] for name, record in built.items()}, run.dataset,
         rounds=run.settings.rounds, duration_s=run.settings.duration_s, threads=run.threads,
-        options={name: keras for name, record in built.items() if record["runtime"] == "keras"},
+        options={name: _options(run, name, record) for name, record in built.items()},
         on_error=_failure, progress=run.progress)
     measured = [VariantMeasurement(
         name=v.name, runtime=built[v.name]["runtime"], path=v.path, accuracy=v.accuracy,
@@ -207,14 +219,23 @@ def _measure(run: _Run) -> dict:
     return {"variants": [m.to_dict() for m in measured], "skipped": table.skipped}
 
 
+def _options(run: _Run, name: str, record: dict) -> dict:
+    """How variant ``name`` runs: ``MEASURE_OPTIONS``; Keras in safe mode, on the threads
+    TensorFlow already has (it fixes them on first use)."""
+    keras = {"threads": None, "safe_mode": run.safe_mode} if record["runtime"] == "keras" else {}
+    return {**keras, **MEASURE_OPTIONS.get(name, {})}
+
+
 def _picks(run: _Run) -> dict:
     """The two Pareto frontiers, and what to pick for latency, throughput and size."""
     measured = run.measured()
     points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
                "gzip_bytes": v.gzip_bytes} for v in measured]
+    ties = {"latency_ms": latency_noise_ms(measured)}
 
     def front(x):
-        return [points[i]["name"] for i in pareto_front(points, (x, ("accuracy", "max")))]
+        return [points[i]["name"] for i in pareto_front(points, (x, ("accuracy", "max")),
+                                                        ties=ties if x in ties else None)]
 
     base = measured[0]
     close = [v for v in measured if 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS]
@@ -243,7 +264,7 @@ def _batch_curves(variants, names, settings, threads) -> dict:
         if v.name not in names or v.runtime == "keras":
             continue
         try:
-            predictor = load_predictor(v.path, threads=threads)
+            predictor = load_predictor(v.path, threads=threads, **MEASURE_OPTIONS.get(v.name, {}))
             sweep = batch_sweep(predictor, settings.batch_sizes, duration_s=settings.duration_s,
                                 warn=False)
         except Exception as exc:
@@ -255,6 +276,25 @@ def _batch_curves(variants, names, settings, threads) -> dict:
     return {"curves": curves, "skipped": skipped}
 
 
+def _energy(run: _Run) -> dict:
+    """Energy and cost per inference of each variant at batch 1, one after another."""
+    costs, skipped = {}, {}
+    for v in run.measured():
+        try:
+            predictor = load_predictor(v.path, **{"threads": run.threads,
+                                                  **_options(run, v.name, {"runtime": v.runtime})})
+            try:
+                cost = measure_energy(predictor, duration_s=run.settings.duration_s, name=v.name)
+            finally:
+                predictor.close()
+        except Exception as exc:
+            skipped[f"{v.name} (energy)"] = _why(exc)
+            continue
+        costs[v.name] = {key: value for key, value in cost.to_dict().items()
+                         if key not in ("env", "predictor")}
+    return {"costs": costs, "skipped": skipped}
+
+
 def _report(run: _Run) -> dict:
     """The TourResult, written to OUT/results.json and OUT/report.html."""
     records, measured = run.records, run.measured()
@@ -263,19 +303,25 @@ def _report(run: _Run) -> dict:
                if "skipped" in records[f"variant:{name}"]}
     skipped.update(records["measure"].get("skipped", {}))
     skipped.update(records["curves"]["skipped"])
+    skipped.update(records["energy"].get("skipped", {}))
     base = measured[0]
     best = next(v for v in measured if v.name == picks["latency"])
     smallest = next(v for v in measured if v.name == picks["size"])
+    targets = {"fastest_within_1pt_speedup_vs_function": base.p50_ms / best.p50_ms,
+               "smallest_within_1pt_gzip_times_smaller": base.gzip_bytes / smallest.gzip_bytes}
+    for name, key in (("tflite-float32", "fastest_within_1pt_speedup_vs_tflite_float32"),
+                      ("keras-predict", "fastest_within_1pt_speedup_vs_predict")):
+        reference = next((v for v in measured if v.name == name), None)
+        if reference is not None:
+            targets[key] = reference.p50_ms / best.p50_ms
     run.result = TourResult(
         dataset=run.dataset.name, model=records["baseline"]["model"], settings=run.settings,
         profile=records["baseline"]["profile"], variants=tuple(measured),
         pareto_latency=tuple(records["picks"]["pareto_latency"]),
         pareto_size=tuple(records["picks"]["pareto_size"]),
         batch_curves=records["curves"]["curves"], picks=picks,
-        env=environment(threads=run.threads).to_dict(),
-        targets={"fastest_within_1pt_speedup_vs_predict": base.p50_ms / best.p50_ms,
-                 "smallest_within_1pt_gzip_times_smaller": base.gzip_bytes / smallest.gzip_bytes},
-        skipped=skipped, out=str(run.folder), seconds=time.perf_counter() - run.started)
+        env=environment(threads=run.threads).to_dict(), targets=targets,
+        costs=records["energy"]["costs"], skipped=skipped, out=str(run.folder), seconds=time.perf_counter() - run.started)
     run.result.to_json(run.folder / "results.json")
     report = write_report(run.result, run.folder / "report.html")
     return {"results": str(run.folder / "results.json"), "report": str(report)}
@@ -302,13 +348,14 @@ def _steps(chosen: list) -> list:
             *((f"variant:{name}", functools.partial(_variant, name=name), _built_or_skipped)
               for name in chosen),
             ("measure", _measure, always), ("picks", _picks, always),
-            ("curves", _curves, always), ("report", _report, never)]
+            ("curves", _curves, always), ("energy", _energy, always),
+            ("report", _report, never)]
 
 
 def _fingerprint(model) -> str:
     """What identifies the model for resuming: its file's or its weights' digest."""
     if model is None:
-        return "baseline_cnn (trained by the tour)"
+        return "vehicle (trained by the tour)"
     digest = hashlib.sha256()
     if isinstance(model, (str, Path)):
         path = Path(model)
@@ -326,8 +373,8 @@ def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
     """(path, name) of the baseline: the learner's model, or a freshly trained one."""
     path = folder / "baseline.keras"
     if model is None:
-        model = trained_baseline(dataset, epochs=settings.epochs, seed=settings.seed,
-                                 progress=progress, quiet=not progress).model
+        model = trained_vehicle(dataset, epochs=settings.epochs, seed=settings.seed,
+                                progress=progress, quiet=not progress).model
     else:
         if isinstance(model, (str, Path)):
             model = load_model(model, safe_mode=safe_mode)
@@ -362,10 +409,11 @@ def _tour_lock(folder: Path):
 def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
              threads: int | None = None, progress: bool = True,
              variants=None, safe_mode: bool = True) -> TourResult:
-    """Take ``model`` (default: a freshly trained baseline) through every variant.
+    """Take ``model`` (default: the vehicle, freshly trained) through every variant.
 
     ``model`` is a tf_keras model or a saved one's path, a classifier of
-    ``dataset``'s images (default: ``artspeed.load_dataset()``). ``variants``
+    ``dataset``'s images (default: the built-in ``scenes`` for the vehicle,
+    ``artspeed.load_dataset()``'s default for a model of yours). ``variants``
     names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
     ``safe_mode=False`` loads a model file that holds code (``artspeed.load_model``),
     and the baseline saved from it.
@@ -381,6 +429,8 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
         chosen.insert(0, "keras")                  # everything is compared with it
     check_writable_dir(out)                        # fail before any work starts
     settings = TourSettings.for_run(quick, fast=config.fast_mode())
+    if dataset is None and model is None:
+        dataset = SPEED_DATASET
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, limit_train=settings.limit_train)
     folder = ensure_writable_dir(out)

@@ -8,8 +8,13 @@ chapters 04 to 08; the tour only calls them. The names use each tool's own
 words: TFLite's modes (``float32``, ``int8``), OpenVINO's precisions (``f32``,
 ``int8``).
 
->>> len(VARIANTS), [name for name, _ in VARIANTS[-2:]]
-(12, ['openvino-f32', 'openvino-int8'])
+The Keras baseline (``keras``) runs through ``tf.function``, the fair Keras
+number; ``keras-predict`` is the same model through ``model.predict``, a
+reference row that shows its per-call overhead. ``MEASURE_OPTIONS`` says how
+each variant is run when it is measured.
+
+>>> len(VARIANTS), [name for name, _ in VARIANTS[-3:]]
+(14, ['openvino-f32', 'openvino-bf16', 'openvino-int8'])
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from artspeed.compress.distillation import distill
 from artspeed.compress.pruning import magnitude_pruning
 from artspeed.compress.ptq import convert_to_tflite
 from artspeed.compress.qat import quantization_aware_training
-from artspeed.core.models import baseline_cnn
+from artspeed.core.errors import ArtspeedError
+from artspeed.core.models import baseline_cnn, vehicle
 from artspeed.core.saving import load_model, save_model
 from artspeed.deployment.openvino_int8 import quantize_openvino
 from artspeed.runtimes.ir import convert_model, save_ir
+from artspeed.runtimes.openvino import default_inference_precision
 from artspeed.tour.results import TourSettings
 
-__all__ = ["VARIANTS"]
+__all__ = ["VARIANTS", "MEASURE_OPTIONS"]
 
 
 class _Context:
@@ -52,7 +59,12 @@ class _Context:
 
 
 def _keras(ctx):
-    return ctx.baseline_path, "the baseline, run with Keras model.predict"
+    return ctx.baseline_path, "the baseline, run with Keras through tf.function"
+
+
+def _keras_predict(ctx):
+    return ctx.baseline_path, ("the baseline through Keras model.predict: a reference, "
+                               "mostly its per-call overhead at batch 1")
 
 
 def _tflite(mode: str, description: str):
@@ -107,13 +119,17 @@ def _channel_pruned(ctx):
 
 def _distilled(ctx):
     teacher = ctx.model()
-    student = baseline_cnn(ctx.dataset.input_shape, ctx.dataset.num_classes, width=8,
-                           seed=ctx.settings.seed, name="student")
+    shape, classes, seed = ctx.dataset.input_shape, ctx.dataset.num_classes, ctx.settings.seed
+    if any(type(layer).__name__ == "DepthwiseConv2D" for layer in teacher.layers):
+        student, what = vehicle(shape, classes, alpha=0.5, seed=seed, name="student"), \
+            "an alpha-0.5 vehicle"
+    else:
+        student, what = baseline_cnn(shape, classes, width=8, seed=seed, name="student"), \
+            "a width-8 baseline_cnn"
     result = distill(teacher, student, ctx.dataset, epochs=ctx.settings.epochs,
-                     seed=ctx.settings.seed, progress=ctx.progress)
+                     seed=seed, progress=ctx.progress)
     tflite = convert_to_tflite(result.student, "float32", path=ctx.path("distilled", ".tflite"))
-    return Path(tflite.path), ("a width-8 baseline_cnn student distilled from the model, "
-                               "float32 TFLite")
+    return Path(tflite.path), f"{what} student distilled from the model, float32 TFLite"
 
 
 def _openvino_f32(ctx):
@@ -121,16 +137,28 @@ def _openvino_f32(ctx):
     return Path(path), "OpenVINO IR, f32 weights, run with the f32 inference precision"
 
 
+def _openvino_bf16(ctx):
+    capabilities = default_inference_precision()["capabilities"]
+    if "BF16" not in capabilities:
+        raise ArtspeedError("this CPU has neither AVX512_BF16 nor AMX (OpenVINO lists "
+                            f"{', '.join(capabilities)}), so OpenVINO would run bf16 as f32")
+    path = save_ir(convert_model(ctx.model()), ctx.path("openvino-bf16", ".xml"))
+    return Path(path), ("OpenVINO IR, f32 weights, run with the bf16 inference precision "
+                        "(this CPU has bf16 instructions)")
+
+
 def _openvino_int8(ctx):
     quantized = quantize_openvino(ctx.model(), ctx.dataset,
                                   subset_size=ctx.settings.calibration_samples,
                                   seed=ctx.settings.seed, progress=ctx.progress)
     path = save_ir(quantized, ctx.path("openvino-int8", ".xml"))
-    return Path(path), "OpenVINO IR quantized to INT8 by NNCF (post-training)"
+    return Path(path), ("OpenVINO IR quantized to INT8 by NNCF (post-training), run in "
+                        "OpenVINO's default precision for the rest")
 
 
 VARIANTS = [
     ("keras", _keras),
+    ("keras-predict", _keras_predict),
     ("tflite-float32", _tflite("float32", "TFLite, float32")),
     ("tflite-dynamic", _tflite("dynamic", "TFLite, dynamic-range (int8 weights)")),
     ("tflite-float16", _tflite("float16", "TFLite, float16 weights")),
@@ -141,5 +169,11 @@ VARIANTS = [
     ("channel-pruned", _channel_pruned),
     ("distilled", _distilled),
     ("openvino-f32", _openvino_f32),
+    ("openvino-bf16", _openvino_bf16),
     ("openvino-int8", _openvino_int8),
 ]
+
+# How each variant runs when measured (``as_predictor``'s options); the rest use the defaults
+# (TFLite; OpenVINO at f32, as the library pins it)
+MEASURE_OPTIONS = {"keras": {"mode": "function"}, "keras-predict": {"mode": "predict"},
+                   "openvino-bf16": {"precision": "bf16"}, "openvino-int8": {"precision": None}}
