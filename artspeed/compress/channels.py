@@ -263,8 +263,9 @@ def prune_channels(model, fraction: float = 0.5, *, norm: str = "l1", layers=Non
 
     ``fraction`` of each chosen layer's filters are removed (rounded), ranked
     by ``norm``. ``layers`` defaults to ``channel_prunable_layers(model)``
-    (in a plain chain every Conv/Dense but the classifier; in an
-    inverted-residual network the expand convs, the stem and the head conv).
+    (in a plain chain every Conv/Dense but the classifier; in the vehicle
+    every block's expand conv, and the stem, the head conv and block 0's
+    project conv, which no Add reads).
     The returned model is uncompiled, with the surviving weights; fine-tune it
     (``channel_pruning`` does).
     """
