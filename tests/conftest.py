@@ -16,6 +16,12 @@ def shapes_small():
 
 
 @pytest.fixture(scope="session")
+def scenes_small():
+    """The speed lessons' 96x96 colour scenes, cut very small: 96 train and 48 test images."""
+    return artspeed.load_dataset("scenes", limit_train=96, limit_test=48)
+
+
+@pytest.fixture(scope="session")
 def trained_baseline(shapes_small, tmp_path_factory):
     """artspeed.trained_baseline's width-8 baseline on shapes_small, saved under pytest's tmp."""
     return artspeed.trained_baseline(shapes_small, width=8, dropout=0.0, epochs=4,

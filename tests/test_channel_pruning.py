@@ -131,3 +131,169 @@ def test_keras3_model_is_refused():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(KerasVersionError, match="Keras 3 model"):
         prune_channels(model, 0.5)
+
+
+# Inverted-residual networks: the vehicle (MobileNetV2) and small graphs with branches.
+
+def _random_vehicle(alpha=0.35, seed=0):
+    """A vehicle whose weights and BatchNorm statistics are all random (no gamma at zero),
+    so a wrongly sliced weight anywhere changes the output."""
+    model = artspeed.vehicle(alpha=alpha)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = layer.get_weights()
+        if type(layer).__name__ == "BatchNormalization":
+            shape = values[0].shape
+            values = [rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.1, shape),
+                      rng.normal(0, 0.1, shape), rng.uniform(0.5, 1.5, shape)]
+        else:
+            values = [w + rng.normal(0, 0.05, w.shape) for w in values]
+        layer.set_weights([v.astype(np.float32) for v in values])
+    return model
+
+
+def _kept_channels(model, narrow, name):
+    """Which channels of layer ``name`` (a conv's filters, found by its kernel columns, or a
+    BatchNorm's, by its statistics) the narrow model kept."""
+    def columns(m):
+        return np.concatenate([w.reshape(-1, w.shape[-1]) for w in m.get_layer(name).get_weights()])
+
+    old, new = columns(model), columns(narrow)
+    kept = np.array([np.flatnonzero((old == column[:, None]).all(0))[0] for column in new.T])
+    assert np.all(np.diff(kept) > 0)   # each found once, in order
+    return kept
+
+
+def _zero_inputs(model, readers: dict, kept: dict):
+    """A copy of ``model`` whose readers ignore the removed channels (their input rows zeroed):
+    what the narrow model computes, since everything in between works channel by channel."""
+    import tf_keras
+
+    copy = tf_keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for name, reader in readers.items():
+        kernel, *rest = copy.get_layer(reader).get_weights()
+        mask = np.zeros(kernel.shape[-2], bool)
+        mask[kept[name]] = True
+        copy.get_layer(reader).set_weights([kernel * mask[:, None], *rest])
+    return copy
+
+
+def _vehicle_readers(model):
+    """Each prunable layer of a vehicle -> the conv (or Dense) that reads its channels."""
+    readers = {"Conv1": "expanded_conv_project", "expanded_conv_project": "block_1_expand",
+               "Conv_1": "logits"}
+    readers.update({layer.name: layer.name.replace("expand", "project")
+                    for layer in model.layers if layer.name.endswith("_expand")})
+    return readers
+
+
+def test_vehicle_prunes_expanded_channels_and_keeps_the_residual_adds():
+    model = _random_vehicle()
+    readers = _vehicle_readers(model)
+    assert channel_prunable_layers(model) == [layer.name for layer in model.layers
+                                              if layer.name in readers]
+    narrow = prune_channels(model, 0.5)
+    kept = {name: _kept_channels(model, narrow, f"{name}_BN") for name in readers}
+    for layer in model.layers:
+        name, wide = layer.name, layer.get_weights()
+        if name.endswith("_expand"):
+            block = name[:-len("_expand")]
+            filters = layer.filters
+            assert narrow.get_layer(name).filters == filters // 2 == len(kept[name])
+            index = kept[name]
+            dw = narrow.get_layer(f"{block}_depthwise")
+            assert dw.depthwise_kernel.shape[2] == dw.output_shape[-1] == filters // 2
+            np.testing.assert_array_equal(dw.get_weights()[0],
+                                          model.get_layer(f"{block}_depthwise").get_weights()[0][:, :, index])
+            for bn in (f"{name}_BN", f"{block}_depthwise_BN"):
+                for new, old in zip(narrow.get_layer(bn).get_weights(),
+                                    model.get_layer(bn).get_weights()):
+                    np.testing.assert_array_equal(new, old[index])
+            project = narrow.get_layer(f"{block}_project")
+            assert project.filters == model.get_layer(f"{block}_project").filters
+            np.testing.assert_array_equal(
+                project.kernel.numpy(), model.get_layer(f"{block}_project").kernel.numpy()[:, :, index])
+        if type(layer).__name__ == "Add":
+            twin = narrow.get_layer(name)
+            assert twin.output_shape == layer.output_shape
+            assert [t.name for t in twin.input] == [t.name for t in layer.input]
+        if name.startswith("block_") and name.endswith("_project_BN"):   # block outputs stay
+            for new, old in zip(narrow.get_layer(name).get_weights(), wide):
+                np.testing.assert_array_equal(new, old)
+    np.testing.assert_array_equal(narrow.get_layer("logits").kernel.numpy(),
+                                  model.get_layer("logits").kernel.numpy()[kept["Conv_1"]])
+
+    x = np.random.default_rng(2).random((3, 96, 96, 3), np.float32)
+    expected = artspeed.logits_model(_zero_inputs(model, readers, kept))(x).numpy()
+    got = artspeed.logits_model(narrow)(x).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_array_equal(prune_channels(model, 0.0)(x).numpy(), model(x).numpy())
+    before, after = artspeed.profile(model, 1), artspeed.profile(narrow, 1)
+    assert after.macs < 0.6 * before.macs and after.total_params < 0.6 * before.total_params
+
+
+def test_vehicle_channel_pruning_fine_tunes_and_converts_to_tflite(scenes_small, tmp_path):
+    model = artspeed.vehicle(alpha=0.35)
+    run = channel_pruning(model, scenes_small, 0.5, epochs=1, batch_size=32, progress=False)
+    assert run.macs < run.baseline_macs / 1.8 and run.params < run.baseline_params / 1.8
+    assert run.macs == artspeed.profile(run.model).macs
+    assert run.filters["block_1_expand"] == [48, 24] and run.filters["Conv_1"] == [640, 320]
+    assert run.filters["block_2_project"] == [8, 8] and run.filters["logits"] == [10, 10]
+    assert run.history.epochs == 1 and 0 <= run.accuracy <= 1
+    tflite = artspeed.convert_to_tflite(run.model, "float32", path=tmp_path / "narrow.tflite")
+    x = scenes_small.x_test[:4]
+    np.testing.assert_allclose(tflite.predictor().predict(x), run.model(x).numpy(), atol=1e-5)
+
+
+def test_a_conv_read_by_two_branches_narrows_both():
+    import tf_keras
+
+    layers = tf_keras.layers
+    image = tf_keras.Input((8, 8, 3))
+    x = layers.ReLU(name="relu")(layers.BatchNormalization(name="bn")(
+        layers.Conv2D(8, 3, name="stem")(image)))
+    left = layers.Conv2D(4, 1, name="left")(x)
+    right = layers.Conv2D(4, 1, name="right")(layers.DepthwiseConv2D(3, padding="same",
+                                                                     name="dw")(x))
+    joined = layers.GlobalAveragePooling2D()(layers.Concatenate(name="join")([left, right]))
+    model = _random_weights(tf_keras.Model(image, layers.Dense(3, name="logits")(joined),
+                                           name="branches"))
+    bn = model.get_layer("bn")
+    bn.set_weights([*bn.get_weights()[:3], np.abs(bn.get_weights()[3]) + 0.5])
+    assert channel_prunable_layers(model) == ["stem"]
+    narrow = prune_channels(model, 0.5)
+    assert narrow.get_layer("dw").depthwise_kernel.shape[2] == 4
+    assert narrow.get_layer("left").kernel.shape[-2] == narrow.get_layer("right").kernel.shape[-2] == 4
+    kept = _kept_channels(model, narrow, "stem")
+    x = _images(4, (8, 8, 3))
+    for reader in ("left", "right"):   # zero the removed channels for both readers
+        model = _zero_inputs(model, {"stem": reader}, {"stem": kept})
+    np.testing.assert_allclose(narrow(x).numpy(), model(x).numpy(), atol=1e-5)
+    with pytest.raises(InvalidArgumentError,
+                       match=r"cannot prune the filters of left: its output reaches join "
+                             r"\(Concatenate\), which joins it with another branch"):
+        prune_channels(model, 0.5, layers="left")
+
+
+def test_structures_it_cannot_narrow_are_refused_with_the_reason():
+    import tf_keras
+
+    vehicle = artspeed.vehicle(alpha=0.35)
+    with pytest.raises(InvalidArgumentError, match=r"block_2_project: its output reaches "
+                                                   r"block_2_add \(Add\)"):
+        prune_channels(vehicle, 0.5, layers=["block_2_project"])
+    with pytest.raises(InvalidArgumentError, match="block_2_depthwise: it is a DepthwiseConv2D, "
+                                                   "not a Conv1D, Conv2D or Dense layer"):
+        prune_channels(vehicle, 0.5, layers=["block_2_depthwise"])
+    with pytest.raises(InvalidArgumentError, match="vehicle has no layer of that name"):
+        prune_channels(vehicle, 0.5, layers=["block_99_expand"])
+    layers = tf_keras.layers
+    image = tf_keras.Input((8, 8, 3))
+    x = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="dw")(layers.Conv2D(4, 1, name="c")(image))
+    x = layers.Conv2D(4, 1, name="p")(x)
+    model = tf_keras.Model(image, layers.Add(name="add")([x, layers.Conv2D(4, 1, name="q")(image)]),
+                           name="odd")
+    with pytest.raises(ModelError, match=r"odd has no layers whose filters can be pruned \(c: its "
+                                         r"output reaches dw, and dw has depth_multiplier 2"):
+        prune_channels(model, 0.5)

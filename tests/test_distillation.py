@@ -85,3 +85,24 @@ def test_mismatched_models_and_missing_logits_are_refused(shapes_small):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(KerasVersionError, match="Keras 3 model"):
         logits_model(model)
+
+
+def test_the_vehicle_distills_into_a_narrower_vehicle(scenes_small):
+    teacher = artspeed.vehicle()                    # alpha 1.4: forward passes only
+    student = artspeed.vehicle(alpha=0.35, seed=1, name="student")
+    x = scenes_small.x_test[:4]
+    logits = logits_model(teacher)(x).numpy()
+    softmax = np.exp(logits - logits.max(-1, keepdims=True))
+    np.testing.assert_allclose(softmax / softmax.sum(-1, keepdims=True), teacher(x).numpy(),
+                               atol=1e-5)
+    before = [w.copy() for w in teacher.get_weights()]
+    moving = student.get_layer("block_1_expand_BN").moving_mean.numpy().copy()
+    run = distill(teacher, student, scenes_small, epochs=2, batch_size=32, progress=False)
+    for old, new in zip(before, teacher.get_weights()):
+        np.testing.assert_array_equal(old, new)    # frozen, BatchNorm statistics too
+    # the student trained in training mode: its BatchNorm statistics moved
+    assert not np.allclose(student.get_layer("block_1_expand_BN").moving_mean.numpy(), moving)
+    assert run.student is student and run.student_params < run.teacher_params / 5
+    assert run.history.metrics["loss"][-1] < run.history.metrics["loss"][0]
+    assert run.student_accuracy == artspeed.accuracy(student, scenes_small)
+    assert run.times_smaller > 5

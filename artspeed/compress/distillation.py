@@ -10,10 +10,14 @@ softened by a temperature T (``softmax(z / T)``), say more than the label: a
 the hard one). The teacher is frozen. A student built by
 ``artspeed.baseline_cnn(width=8)`` is a quarter as wide as the baseline; the
 point is to compare it with the *same* student trained alone on the same
-budget (``distill`` does both when asked).
+budget (``distill`` does both when asked). Likewise
+``artspeed.vehicle(alpha=0.35)`` is a quarter as wide as the vehicle (alpha
+1.4), with about an eighth of its MACs: a MobileNetV2 teacher distills into a
+narrower MobileNetV2.
 
-Models give their logits through a layer named ``logits`` (the baseline's
-last Dense), or through the input of a final Softmax layer.
+Models give their logits through a layer named ``logits`` (the last Dense
+of ``baseline_cnn`` and of ``vehicle``), or through the input of a final
+Softmax layer.
 
 >>> import artspeed
 >>> logits_model(artspeed.baseline_cnn(width=2)).output_shape
