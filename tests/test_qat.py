@@ -93,3 +93,15 @@ def test_quantization_aware_training_end_to_end(shapes_small, tmp_path):
     assert result.model is q and result.accuracy == result.qat_accuracy
     assert result.baseline_accuracy == artspeed.accuracy(model, shapes_small)
     assert result.times_smaller is None     # no .keras sizes: the result is a .tflite file
+
+
+def test_qat_on_the_vehicle_folds_its_batchnorms_into_int8_convolutions(scenes_small, tmp_path):
+    """Inverted-residual blocks: each BatchNormalization after a (depthwise) convolution is
+    folded by tfmot, so nothing is left in float."""
+    model = artspeed.vehicle(alpha=0.35)
+    assert artspeed.unsupported_layers(model) == []
+    result = quantization_aware_training(model, scenes_small, epochs=1, progress=False,
+                                         path=tmp_path / "vehicle-qat.tflite")
+    q = result.quantized
+    assert q.float_ops == () and q.mode == "qat"
+    assert 0.0 <= artspeed.accuracy(q.predictor(), scenes_small) <= 1.0

@@ -17,8 +17,8 @@ annotates the other layers with ``quantize_annotate_layer`` and calls
 ``quantize_apply``), or give it a ``QuantizeConfig``.
 
 >>> import artspeed
->>> unsupported_layers(artspeed.baseline_cnn(width=2))
-[]
+>>> unsupported_layers(artspeed.baseline_cnn(width=2)), unsupported_layers(artspeed.vehicle(alpha=0.35))
+([], [])
 """
 
 from __future__ import annotations
@@ -64,12 +64,23 @@ def unsupported_layers(model) -> list[tuple[str, str]]:
     registry = _registry()
     found = []
     for layer in model.layers:
-        if isinstance(layer, tf_keras.layers.InputLayer):
+        if isinstance(layer, tf_keras.layers.InputLayer) or _folded(layer):
             continue
         if isinstance(layer, tf_keras.Model) or isinstance(layer, tf_keras.layers.Lambda) \
                 or not registry.supports(layer):
             found.append((layer.name, type(layer).__name__))
     return found
+
+
+def _folded(layer) -> bool:
+    """A BatchNormalization right after a Conv2D or DepthwiseConv2D: tfmot's layout
+    transforms fold it into the convolution (Conv2DBatchNormQuantize and kin)."""
+    if not isinstance(layer, tf_keras.layers.BatchNormalization) or not layer._inbound_nodes:
+        return False
+    inbound = layer._inbound_nodes[0].inbound_layers
+    inbound = inbound if isinstance(inbound, list) else [inbound]
+    return len(inbound) == 1 and isinstance(inbound[0], (tf_keras.layers.Conv2D,
+                                                         tf_keras.layers.DepthwiseConv2D))
 
 
 def skip_names(model, skip) -> tuple:
