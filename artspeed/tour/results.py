@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artspeed.core._result import Result, html_table, text_table
+from artspeed.core.baseline import vehicle_epochs
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["TourSettings", "VariantMeasurement", "TourResult", "load_tour", "WITHIN_POINTS",
@@ -39,10 +40,11 @@ class TourSettings(Result):
         """The full tour, ``quick`` (minutes), or CI's fast mode (quick, on less data)."""
         if not (quick or fast):
             return cls()
-        # The vehicle learns the scenes in about five epochs; fast mode leaves it
-        # under-trained on purpose (CI checks the code path, not the accuracy).
-        return cls(quick=True, epochs=2 if fast else 5, finetune_epochs=1,
-                   limit_train=1000 if fast else 3000, calibration_samples=100,
+        # The vehicle trains as in the notebooks (vehicle_epochs(), all 5,000 scenes), so
+        # the tour reuses their copy; it needs about 450 steps to learn the scenes. Fast
+        # mode leaves it under-trained on purpose (CI checks the code path, not accuracy).
+        return cls(quick=True, epochs=vehicle_epochs(), finetune_epochs=1,
+                   limit_train=1000 if fast else None, calibration_samples=100,
                    duration_s=0.25 if fast else 0.6, rounds=2 if fast else 3,
                    batch_sizes=(1, 4, 16, 64))
 

@@ -49,6 +49,7 @@ from artspeed.core._io import (
 )
 from artspeed.core._moved import renamed_word
 from artspeed.core.baseline import trained_vehicle
+from artspeed.core.config import baseline_path
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
@@ -142,10 +143,10 @@ class _Run:
     """One tour under way: what it was given, and the record of each step so far."""
 
     def __init__(self, model, dataset, settings, folder: Path, threads: int, progress: bool,
-                 chosen: list, safe_mode: bool, started: float):
+                 chosen: list, safe_mode: bool, started: float, shared: Path | None = None):
         self.model, self.dataset, self.settings, self.folder = model, dataset, settings, folder
         self.threads, self.progress, self.chosen = threads, progress, chosen
-        self.safe_mode, self.started = safe_mode, started
+        self.safe_mode, self.started, self.shared = safe_mode, started, shared
         self.records: dict = {}
         self.result: TourResult | None = None
 
@@ -182,7 +183,7 @@ def _why(exc: Exception) -> str:
 def _baseline(run: _Run) -> dict:
     """Train the baseline (or save the learner's model) and profile it."""
     path, model_name = _prepare_baseline(run.model, run.dataset, run.settings, run.folder,
-                                         run.progress, run.safe_mode)
+                                         run.progress, run.safe_mode, run.shared)
     prof = profile(load_model(path, safe_mode=run.safe_mode))
     return {"path": str(path), "model": model_name,
             "profile": {"total_params": prof.total_params, "macs": prof.macs,
@@ -369,12 +370,13 @@ def _fingerprint(model) -> str:
 
 
 def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
-                      safe_mode: bool = True):
-    """(path, name) of the baseline: the learner's model, or a freshly trained one."""
+                      safe_mode: bool = True, shared: Path | None = None):
+    """(path, name) of the baseline: the learner's model, or the vehicle trained on the data
+    (reused from ``shared``, the notebooks' copy, when it was trained the same way)."""
     path = folder / "baseline.keras"
     if model is None:
         model = trained_vehicle(dataset, epochs=settings.epochs, seed=settings.seed,
-                                progress=progress, quiet=not progress).model
+                                path=shared, progress=progress, quiet=not progress).model
     else:
         if isinstance(model, (str, Path)):
             model = load_model(model, safe_mode=safe_mode)
@@ -431,8 +433,10 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     settings = TourSettings.for_run(quick, fast=config.fast_mode())
     if dataset is None and model is None:
         dataset = SPEED_DATASET
+    shared = None   # a dataset loaded here by name: the vehicle is shared with the notebooks
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, limit_train=settings.limit_train)
+        shared = baseline_path(dataset.name)
     folder = ensure_writable_dir(out)
     for name in ("state.json", "results.json", "report.html"):
         if (folder / name).is_dir():
@@ -441,11 +445,11 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
         check_file_target(folder / name)
     with _tour_lock(folder):
         return _run_tour(model, dataset, settings, folder, threads, progress, chosen, started,
-                         safe_mode)
+                         safe_mode, shared)
 
 
 def _run_tour(model, dataset, settings, folder, threads, progress, chosen, started,
-              safe_mode) -> TourResult:
+              safe_mode, shared=None) -> TourResult:
     """Run the steps in order; a step whose record state.json holds (and still holds good) is
     not run again."""
     threads = threads or environment().available_cores
@@ -453,7 +457,8 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
                  "model": _fingerprint(model), "settings": settings.to_dict(),
                  "variants": chosen}
     state = _State(folder / "state.json", signature)
-    run = _Run(model, dataset, settings, folder, threads, progress, chosen, safe_mode, started)
+    run = _Run(model, dataset, settings, folder, threads, progress, chosen, safe_mode, started,
+               shared)
     steps = _steps(chosen)
     with tqdm(total=len(steps), desc="tour", unit="step", disable=not progress) as bar:
         for name, step, keep in steps:

@@ -126,7 +126,7 @@ def _distilled(ctx):
     else:
         student, what = baseline_cnn(shape, classes, width=8, seed=seed, name="student"), \
             "a width-8 baseline_cnn"
-    result = distill(teacher, student, ctx.dataset, epochs=ctx.settings.epochs,
+    result = distill(teacher, student, ctx.dataset, epochs=max(2, ctx.settings.epochs // 2),
                      seed=seed, progress=ctx.progress)
     tflite = convert_to_tflite(result.student, "float32", path=ctx.path("distilled", ".tflite"))
     return Path(tflite.path), f"{what} student distilled from the model, float32 TFLite"
