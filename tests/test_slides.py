@@ -172,12 +172,17 @@ def test_parameter_and_flop_slides_show_what_artspeed_computes(deck):
 
 def test_measured_numbers_on_the_slides_are_the_builds(deck):
     n = deck.numbers
+    fast = n["env"]["fast"].startswith("fast mode")
     text = _slide(deck, "Latency against throughput")
     assert f"{n['batch']['keras_b1_p50_ms']:.2f} ms" in text
     assert f"{n['batch']['tflite_b1_p50_ms']:.3f} ms" in text
+    assert f"OpenVINO ({n['batch']['openvino_precision']}) {n['batch']['openvino_b1_p50_ms']:.3f} ms" in text
+    assert ("untrained" in text) == fast   # the vehicle's weights: the slide says which
     text = _slide(deck, "Pareto optimality")
-    assert n["pareto"]["front_names"] in text
+    assert n["pareto"]["front_names"] in text and n["pareto"]["note"] in text
     assert n["pareto"]["front"] + n["pareto"]["dominated"] == n["pareto"]["variants"]
+    if n["pareto"]["best_accuracy"] < 100 / 10 + 5:   # scenes has 10 classes: about chance
+        assert "chance" in text                       # a frontier of untrained models is labelled
     text = _slide(deck, "Pruning: unstructured against structured")
     assert f"{n['pruning']['channel_accuracy']:.1%}" in text
     for pattern in ("unstructured", "2_4", "channel"):

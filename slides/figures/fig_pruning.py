@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _models import dataset, save, trained
+from _models import dataset, save, settings, trained
 
 import artspeed
 
@@ -111,7 +111,9 @@ def make(out_dir: Path) -> dict:
                  f"weights; a {rows} x {cols} corner shown, white = pruned; accuracy without "
                  "fine-tuning)", fontsize=10)
     save(fig, out_dir, "pruning_masks")
-    return {"pruning": numbers}
+    return {"pruning": numbers, "cnn": {"width": WIDTH, "epochs": settings()["epochs"],
+                                        "train_images": len(ds.x_train),
+                                        "test_images": len(ds.x_test)}}
 
 
 if __name__ == "__main__":
