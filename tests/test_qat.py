@@ -45,6 +45,28 @@ def test_unsupported_layer_names_it_and_the_way_out():
     assert "skip=['norm']" in message and "quantize_annotate_layer" in message
 
 
+def test_batch_norm_after_a_convolution_is_folded_not_refused():
+    import tf_keras as keras
+
+    layers = keras.layers
+    image = layers.Input((8, 8, 3))
+    x = layers.Conv2D(4, 1, use_bias=False, name="conv")(image)
+    x = layers.BatchNormalization(name="conv_bn")(x)
+    x = layers.ReLU(6.0, name="relu6")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="depthwise")(x)
+    x = layers.BatchNormalization(name="depthwise_bn")(x)
+    y = layers.Add(name="add")([x, x])
+    y = layers.BatchNormalization(name="add_bn")(y)      # after an Add: nothing folds it
+    model = keras.Model(image, layers.Dense(2, name="out")(layers.Flatten()(y)))
+    assert unsupported_layers(model) == [("add_bn", "BatchNormalization")]
+    q = quantize_model(model, skip=["add_bn"])
+    kinds = {layer.name: type(layer).__name__ for layer in q.layers}
+    assert kinds["quant_conv"] == kinds["quant_depthwise"] == "QuantizeWrapperV2"
+    assert kinds["add_bn"] == "BatchNormalization"     # skipped: left in float
+    x = np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    assert q(x).shape == model(x).shape
+
+
 def test_skip_leaves_a_layer_in_float(tmp_path):
     q = quantize_model(_with_layer_norm(), skip=["norm"])
     kinds = {layer.name: type(layer).__name__ for layer in q.layers}

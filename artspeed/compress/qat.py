@@ -17,8 +17,8 @@ annotates the other layers with ``quantize_annotate_layer`` and calls
 ``quantize_apply``), or give it a ``QuantizeConfig``.
 
 >>> import artspeed
->>> unsupported_layers(artspeed.baseline_cnn(width=2)), unsupported_layers(artspeed.vehicle(alpha=0.35))
-([], [])
+>>> unsupported_layers(artspeed.baseline_cnn(width=2))
+[]
 """
 
 from __future__ import annotations
@@ -55,32 +55,37 @@ def _registry():
     return _default_8bit.Default8BitQuantizeRegistry()
 
 
+def _folded_batch_norm(layer) -> bool:
+    """A BatchNormalization right after a Conv2D or DepthwiseConv2D that feeds nothing else:
+    tfmot's layout transforms (Conv2DBatchNormQuantize and its kin) fold it into that layer,
+    so it needs no QuantizeConfig of its own (MobileNet's conv, BN, ReLU6)."""
+    if not isinstance(layer, tf_keras.layers.BatchNormalization):
+        return False
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if len(nodes) != 1:
+        return False
+    before = nodes[0].inbound_layers
+    return (type(before) in (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D)
+            and len(before._outbound_nodes) == 1)
+
+
 def unsupported_layers(model) -> list[tuple[str, str]]:
     """(name, class) of each layer tfmot's default 8-bit scheme cannot quantize.
 
     Nested models count as unsupported: tfmot does not quantize a model inside a model.
+    A BatchNormalization right after a Conv2D or DepthwiseConv2D is supported: tfmot
+    folds it into that layer.
     """
     check_wrappable(model, "artspeed.unsupported_layers", "quantize")
     registry = _registry()
     found = []
     for layer in model.layers:
-        if isinstance(layer, tf_keras.layers.InputLayer) or _folded(layer):
+        if isinstance(layer, tf_keras.layers.InputLayer) or _folded_batch_norm(layer):
             continue
         if isinstance(layer, tf_keras.Model) or isinstance(layer, tf_keras.layers.Lambda) \
                 or not registry.supports(layer):
             found.append((layer.name, type(layer).__name__))
     return found
-
-
-def _folded(layer) -> bool:
-    """A BatchNormalization right after a Conv2D or DepthwiseConv2D: tfmot's layout
-    transforms fold it into the convolution (Conv2DBatchNormQuantize and kin)."""
-    if not isinstance(layer, tf_keras.layers.BatchNormalization) or not layer._inbound_nodes:
-        return False
-    inbound = layer._inbound_nodes[0].inbound_layers
-    inbound = inbound if isinstance(inbound, list) else [inbound]
-    return len(inbound) == 1 and isinstance(inbound[0], (tf_keras.layers.Conv2D,
-                                                         tf_keras.layers.DepthwiseConv2D))
 
 
 def skip_names(model, skip) -> tuple:

@@ -1,5 +1,7 @@
 """The runtime's own roofs, per precision, and how close a model's layers come to them.
 
+Taught in notebooks/08-openvino-deployment (sections 10 and 11).
+
 ``measure_machine_peak`` measures a NumPy float32 matrix product: that
 understates what a deployed model can reach. OpenVINO's CPU plugin runs bf16
 on AVX512_BF16 or AMX kernels and int8 on VNNI or AMX kernels, each with its

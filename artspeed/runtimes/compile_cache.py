@@ -1,5 +1,7 @@
 """OpenVINO's model cache (``CACHE_DIR``): what it saves at start-up, measured.
 
+Taught in notebooks/08-openvino-deployment (section 9).
+
 Compiling a model for the CPU (graph rewrites, kernel choice, weight
 repacking) takes time at every start of an application. With ``CACHE_DIR``
 set, the first compile also writes the compiled model to a blob in that
