@@ -82,14 +82,17 @@ def dominates(a, b, ties=None) -> bool:
             and any(x > y + t for x, y, t in zip(a, b, ties)))
 
 
-def pareto_front(points, objectives=("latency_ms", "accuracy"), ties=None) -> list[int]:
+def pareto_front(points, objectives=("latency_ms", "accuracy"), ties=None,
+                 relative_ties=None) -> list[int]:
     """Indices (in input order) of the points that no other point dominates.
 
     ``points`` are dicts or objects (results, dataclasses) holding each
     objective. Two identical points are both on the front. ``ties`` maps an
     objective's name to the difference that is within noise (e.g. the spread
     of a latency over repeated rounds): points closer than that on it are tied
-    there, so noise alone never pushes a variant off the front.
+    there, so noise alone never pushes a variant off the front. ``relative_ties``
+    does the same with a fraction of the value (``{"latency_ms": 0.1}``: within
+    10%), for objectives such as latencies that span orders of magnitude.
 
     >>> pts = [{"acc": 0.9, "latency_ms": 2, "size_bytes": 9},
     ...        {"acc": 0.9, "latency_ms": 2, "size_bytes": 5}]
@@ -98,14 +101,26 @@ def pareto_front(points, objectives=("latency_ms", "accuracy"), ties=None) -> li
     >>> close = [{"accuracy": 0.90, "latency_ms": 1.00}, {"accuracy": 0.91, "latency_ms": 1.02}]
     >>> pareto_front(close), pareto_front(close, ties={"latency_ms": 0.05})
     ([0, 1], [1])
+    >>> pareto_front(close, relative_ties={"latency_ms": 0.05})
+    [1]
     """
     points = list(points.values()) if isinstance(points, Mapping) else list(points)
     specs, scores = _scores(points, objectives)
-    ties = ties or {}
-    unknown = set(ties) - {name for name, _ in specs}
-    if unknown:
-        raise InvalidArgumentError(f"ties names {sorted(unknown)}, which are not objectives "
-                                   f"({', '.join(name for name, _ in specs)})")
+    ties, relative = ties or {}, relative_ties or {}
+    names = [name for name, _ in specs]
+    unknown = (set(ties) | set(relative)) - set(names)
+    if unknown or set(ties) & set(relative):
+        raise InvalidArgumentError(f"ties name {sorted(unknown or set(ties) & set(relative))}, "
+                                   "which are not objectives or are given twice "
+                                   f"(objectives: {', '.join(names)})")
+    for k, name in enumerate(names):   # a relative tie is an absolute one on the log scale
+        if relative.get(name):
+            if any(s[k] * specs[k][1] <= 0 for s in scores):
+                raise InvalidArgumentError(f"relative_ties[{name!r}] needs values above 0")
+            scores = [(*s[:k], specs[k][1] * math.log(s[k] * specs[k][1]), *s[k + 1:])
+                      for s in scores]
+            ties = {**ties, name: math.log1p(_checks.positive_finite(
+                f"relative_ties[{name!r}]", relative[name], "a fraction within noise"))}
     tolerance = tuple(0.0 if not ties.get(name) else
                       _checks.positive_finite(f"ties[{name!r}]", ties[name],
                                               "a difference within noise, or 0 for none")
@@ -191,14 +206,14 @@ def _untruncated(ax, name: str, values) -> None:
 
 def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | None = None,
                 labels="name", ax=None, title: str | None = None, xscale: str = "linear",
-                ties=None):
+                ties=None, relative_ties=None):
     """Scatter the points, grey when dominated, and draw the frontier as a line.
 
     ``x`` and ``y`` are the axes; a third objective ``z`` (e.g. ``size_bytes``)
     sets the marker size and counts for dominance. ``labels`` is a key (default
     ``"name"``) or a list of labels; every point gets one, placed so that labels
     do not overlap (frontier points first). ``xscale="log"`` suits latencies
-    that span orders of magnitude; ``ties`` as in ``pareto_front``. An
+    that span orders of magnitude; ``ties`` and ``relative_ties`` as in ``pareto_front``. An
     accuracy axis spans at least ``MIN_ACCURACY_POINTS`` points. Returns the axes.
     """
     if isinstance(points, Mapping):
@@ -212,9 +227,11 @@ def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | Non
     objectives = [x, y] + ([z] if z else [])
     specs, _ = _scores(points, objectives)
     (xname, xway), (yname, yway) = specs[0], specs[1]
-    front = set(pareto_front(points, objectives, ties=ties))
-    flat_front = pareto_front(points, objectives[:2],
-                              ties={k: v for k, v in (ties or {}).items() if k in (xname, yname)})
+    front = set(pareto_front(points, objectives, ties=ties, relative_ties=relative_ties))
+    flat_front = pareto_front(
+        points, objectives[:2],
+        ties={k: v for k, v in (ties or {}).items() if k in (xname, yname)},
+        relative_ties={k: v for k, v in (relative_ties or {}).items() if k in (xname, yname)})
     xs = [_value(p, xname, i) for i, p in enumerate(points)]
     ys = [_value(p, yname, i) for i, p in enumerate(points)]
     if z:

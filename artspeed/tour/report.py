@@ -25,7 +25,7 @@ from artspeed.core._io import write_text_atomic
 from artspeed.core._result import html_table
 from artspeed.core.env import Environment
 from artspeed.measure.pareto import plot_pareto
-from artspeed.tour.results import latency_noise_ms
+from artspeed.tour.results import latency_noise
 
 __all__ = ["write_report", "report_html", "figure_data_uri", "plot_tour_pareto",
            "plot_batch_curves"]
@@ -65,9 +65,9 @@ def plot_tour_pareto(result, x: str = "latency_ms", ax=None):
     """Accuracy (%) against batch-1 p50 latency (``latency_ms``) or gzipped size (``gzip_kb``)."""
     title = ("Accuracy against batch-1 latency" if x == "latency_ms"
              else "Accuracy against gzipped size")
-    noise = latency_noise_ms(result.variants) if x == "latency_ms" else 0.0
+    noise = latency_noise(result.variants) if x == "latency_ms" else 0.0
     ax = plot_pareto(_points(result, x), x=x, y=("accuracy", "max"), ax=ax, title=title,
-                     xscale="log", ties={x: noise} if noise else None)
+                     xscale="log", relative_ties={x: noise} if noise else None)
     ax.set_xlabel("p50 latency at batch 1, ms (log scale; lower is better)" if x == "latency_ms"
                   else "gzipped size, KB (log scale; lower is better)")
     ax.set_ylabel("test accuracy, % (higher is better)")

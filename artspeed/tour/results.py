@@ -17,7 +17,7 @@ from artspeed.core.baseline import vehicle_epochs
 from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["TourSettings", "VariantMeasurement", "TourResult", "load_tour", "WITHIN_POINTS",
-           "latency_noise_ms"]
+           "latency_noise"]
 WITHIN_POINTS = 1.0   # "as accurate as the baseline": within this many points
 
 
@@ -186,8 +186,9 @@ def load_tour(out="runs/tour") -> TourResult:
     return TourResult.from_json(path)
 
 
-def latency_noise_ms(measured) -> float:
-    """The latency difference within this run's noise: the median over the variants of how
-    far their rounds' p50s lay apart (0 for one round)."""
-    spreads = [v.latency_ms.get("p50_spread", 0.0) for v in measured]
+def latency_noise(measured) -> float:
+    """The relative latency difference within this run's noise: the median over the
+    variants of how far their rounds' p50s lay apart, as a fraction of their p50 (0 for one
+    round)."""
+    spreads = [v.latency_ms.get("p50_spread", 0.0) / v.latency_ms["p50"] for v in measured]
     return statistics.median(spreads) if spreads else 0.0

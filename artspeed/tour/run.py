@@ -67,7 +67,7 @@ from artspeed.tour.results import (
     TourResult,
     TourSettings,
     VariantMeasurement,
-    latency_noise_ms,
+    latency_noise,
 )
 from artspeed.tour.variants import MEASURE_OPTIONS, VARIANTS, _Context
 
@@ -232,11 +232,12 @@ def _picks(run: _Run) -> dict:
     measured = run.measured()
     points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
                "gzip_bytes": v.gzip_bytes} for v in measured]
-    ties = {"latency_ms": latency_noise_ms(measured)}
+    noise = latency_noise(measured)
 
     def front(x):
+        ties = {"latency_ms": noise} if x == "latency_ms" and noise else None
         return [points[i]["name"] for i in pareto_front(points, (x, ("accuracy", "max")),
-                                                        ties=ties if x in ties else None)]
+                                                        relative_ties=ties)]
 
     base = measured[0]
     close = [v for v in measured if 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS]

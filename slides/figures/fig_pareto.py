@@ -42,15 +42,16 @@ def make(out_dir: Path) -> dict:
         options={name: {"precision": PRECISIONS[ir]} for name, (_, ir) in names.items()})
     points = [{"name": v.name, "latency_ms": v.latency_ms, "accuracy": 100 * v.accuracy,
                "size_bytes": v.size_bytes} for v in table.variants]
-    noise = statistics.median(v.latency_stats_ms.get("p50_spread", 0.0) for v in table.variants)
+    noise = statistics.median(v.latency_stats_ms.get("p50_spread", 0.0) / v.latency_ms
+                              for v in table.variants)      # as a fraction of the p50
     ties = {"latency_ms": noise} if noise > 0 else None
-    front = artspeed.pareto_front(points, ("latency_ms", "accuracy"), ties=ties)
+    front = artspeed.pareto_front(points, ("latency_ms", "accuracy"), relative_ties=ties)
     _, weights = vehicle(max(alphas))
     chance = 100 / ds.num_classes
     at_chance = max(p["accuracy"] for p in points) < chance + 5
 
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
-    artspeed.plot_pareto(points, x="latency_ms", y="accuracy", ax=ax, xscale="log", ties=ties,
+    artspeed.plot_pareto(points, x="latency_ms", y="accuracy", ax=ax, xscale="log", relative_ties=ties,
                          title="The vehicle at widths "
                                f"{', '.join(f'{a:g}' for a in alphas)}, OpenVINO f32 and "
                                f"int8{' (untrained: fast mode)' if artspeed.fast_mode() else ''}"
@@ -70,7 +71,7 @@ def make(out_dir: Path) -> dict:
         "alphas": ", ".join(f"{a:g}" for a in alphas), "alpha_count": len(alphas),
         "front_names": ", ".join(points[i]["name"] for i in sorted(
             front, key=lambda i: points[i]["latency_ms"])),
-        "noise_ms": noise,
+        "noise": noise,
         "best_name": best["name"], "best_accuracy": best["accuracy"],
         "best_latency_ms": best["latency_ms"],
         "fastest_name": fastest["name"], "fastest_accuracy": fastest["accuracy"],
