@@ -115,6 +115,10 @@ def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch
     assert [v.to_dict() for v in again.variants] == [v.to_dict() for v in result.variants]
     assert (again.picks, again.pareto_latency) == (result.picks, result.pareto_latency)
     assert (out / "report.html").exists()
+    # the tour's time counts the steps the first run did, not only this resumption
+    taken = json.loads((out / "state.json").read_text())["step_seconds"]
+    assert set(taken) == set(steps) and again.seconds >= sum(
+        seconds for step, seconds in taken.items() if step != "report")
 
 
 def test_a_changed_model_file_is_not_mistaken_for_the_finished_one(tmp_path, monkeypatch):

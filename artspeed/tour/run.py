@@ -134,9 +134,16 @@ class _State:
     def done(self, step: str) -> dict | None:
         return self.data["steps"].get(step)
 
-    def finish(self, step: str, record: dict) -> None:
+    def finish(self, step: str, record: dict, seconds: float = 0.0) -> None:
         self.data["steps"][step] = record
+        self.data["step_seconds"] = {**self.data.get("step_seconds", {}), step: seconds}
         write_text_atomic(self.path, json.dumps(self.data, indent=2))
+
+    def seconds(self, steps) -> float:
+        """What ``steps`` took when they ran (in this run or an earlier one)."""
+        taken = self.data.get("step_seconds", {})
+        return float(sum(taken.get(step, 0.0) for step in steps
+                         if isinstance(taken.get(step), (int, float))))
 
 
 class _Run:
@@ -147,6 +154,7 @@ class _Run:
         self.model, self.dataset, self.settings, self.folder = model, dataset, settings, folder
         self.threads, self.progress, self.chosen = threads, progress, chosen
         self.safe_mode, self.started, self.shared = safe_mode, started, shared
+        self.earlier_s = 0.0   # what the steps done by earlier runs of this tour took
         self.records: dict = {}
         self.result: TourResult | None = None
 
@@ -323,7 +331,8 @@ def _report(run: _Run) -> dict:
         pareto_size=tuple(records["picks"]["pareto_size"]),
         batch_curves=records["curves"]["curves"], picks=picks,
         env=environment(threads=run.threads).to_dict(), targets=targets,
-        costs=records["energy"]["costs"], skipped=skipped, out=str(run.folder), seconds=time.perf_counter() - run.started)
+        costs=records["energy"]["costs"], skipped=skipped, out=str(run.folder),
+        seconds=run.earlier_s + time.perf_counter() - run.started)
     run.result.to_json(run.folder / "results.json")
     report = write_report(run.result, run.folder / "report.html")
     return {"results": str(run.folder / "results.json"), "report": str(report)}
@@ -466,8 +475,11 @@ def _run_tour(model, dataset, settings, folder, threads, progress, chosen, start
             record = state.done(name)
             if record is None or not keep(record):
                 bar.set_description(f"tour: {name}")
+                started = time.perf_counter()
                 record = step(run)
-                state.finish(name, record)
+                state.finish(name, record, time.perf_counter() - started)
+            else:   # done by an earlier run: its time counts in the tour's
+                run.earlier_s += state.seconds([name])
             run.records[name] = record
             bar.update(1)
     return run.result
