@@ -181,9 +181,10 @@ def _zero_inputs(model, readers: dict, kept: dict):
 
 def _vehicle_readers(model):
     """Each prunable layer of a vehicle -> the conv (or Dense) that reads its channels."""
-    readers = {"Conv1": "expanded_conv_project", "expanded_conv_project": "block_1_expand",
-               "Conv_1": "logits"}
-    readers.update({layer.name: layer.name.replace("expand", "project")
+    names = {layer.name for layer in model.layers}
+    first = "expanded_conv_expand" if "expanded_conv_expand" in names else "expanded_conv_project"
+    readers = {"Conv1": first, "expanded_conv_project": "block_1_expand", "Conv_1": "logits"}
+    readers.update({layer.name: layer.name[:-len("_expand")] + "_project"
                     for layer in model.layers if layer.name.endswith("_expand")})
     return readers
 
@@ -195,6 +196,8 @@ def test_vehicle_prunes_expanded_channels_and_keeps_the_residual_adds():
                                               if layer.name in readers]
     narrow = prune_channels(model, 0.5)
     kept = {name: _kept_channels(model, narrow, f"{name}_BN") for name in readers}
+    names = {layer.name for layer in model.layers}
+    assert {"block_1_expand", "block_6_depthwise"} <= names and "block_1_depthwise" not in names
     for layer in model.layers:
         name, wide = layer.name, layer.get_weights()
         if name.endswith("_expand"):
@@ -202,18 +205,23 @@ def test_vehicle_prunes_expanded_channels_and_keeps_the_residual_adds():
             filters = layer.filters
             assert narrow.get_layer(name).filters == filters // 2 == len(kept[name])
             index = kept[name]
-            dw = narrow.get_layer(f"{block}_depthwise")
-            assert dw.depthwise_kernel.shape[2] == dw.output_shape[-1] == filters // 2
-            np.testing.assert_array_equal(dw.get_weights()[0],
-                                          model.get_layer(f"{block}_depthwise").get_weights()[0][:, :, index])
-            for bn in (f"{name}_BN", f"{block}_depthwise_BN"):
+            fused = f"{block}_depthwise" not in names   # a Fused-MBConv block: a 3x3 expand
+            assert layer.kernel_size == ((3, 3) if fused else (1, 1))
+            if not fused:
+                dw = narrow.get_layer(f"{block}_depthwise")
+                assert dw.depthwise_kernel.shape[2] == dw.output_shape[-1] == filters // 2
+                np.testing.assert_array_equal(
+                    dw.get_weights()[0],
+                    model.get_layer(f"{block}_depthwise").get_weights()[0][:, :, index])
+            for bn in (f"{name}_BN",) + (() if fused else (f"{block}_depthwise_BN",)):
                 for new, old in zip(narrow.get_layer(bn).get_weights(),
                                     model.get_layer(bn).get_weights()):
                     np.testing.assert_array_equal(new, old[index])
-            project = narrow.get_layer(f"{block}_project")
-            assert project.filters == model.get_layer(f"{block}_project").filters
-            np.testing.assert_array_equal(
-                project.kernel.numpy(), model.get_layer(f"{block}_project").kernel.numpy()[:, :, index])
+            project, wide_project = narrow.get_layer(f"{block}_project"), model.get_layer(
+                f"{block}_project")
+            outputs = kept.get(project.name, slice(None))   # pruned too where no Add reads it
+            np.testing.assert_array_equal(project.kernel.numpy(),
+                                          wide_project.kernel.numpy()[:, :, index][..., outputs])
         if type(layer).__name__ == "Add":
             twin = narrow.get_layer(name)
             assert twin.output_shape == layer.output_shape
@@ -283,9 +291,9 @@ def test_structures_it_cannot_narrow_are_refused_with_the_reason():
     with pytest.raises(InvalidArgumentError, match=r"block_2_project: its output reaches "
                                                    r"block_2_add \(Add\)"):
         prune_channels(vehicle, 0.5, layers=["block_2_project"])
-    with pytest.raises(InvalidArgumentError, match="block_2_depthwise: it is a DepthwiseConv2D, "
+    with pytest.raises(InvalidArgumentError, match="block_7_depthwise: it is a DepthwiseConv2D, "
                                                    "not a Conv1D, Conv2D or Dense layer"):
-        prune_channels(vehicle, 0.5, layers=["block_2_depthwise"])
+        prune_channels(vehicle, 0.5, layers=["block_7_depthwise"])
     with pytest.raises(InvalidArgumentError, match="vehicle has no layer of that name"):
         prune_channels(vehicle, 0.5, layers=["block_99_expand"])
     layers = tf_keras.layers

@@ -35,14 +35,26 @@ def test_vehicle_is_a_mobilenetv2_of_inverted_residual_blocks():
     model = artspeed.vehicle()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 10)
-    assert kinds.count("DepthwiseConv2D") == sum(n for _, _, n, _ in artspeed.VEHICLE_BLOCKS)
+    stages = artspeed.VEHICLE_BLOCKS
+    fused = artspeed.VEHICLE_FUSED_STAGES
+    # the fused stages' blocks expand with a 3x3 conv; the others are depthwise-separable
+    assert kinds.count("DepthwiseConv2D") == sum(n for _, _, n, _ in stages[fused:])
+    assert model.get_layer("block_4_expand").kernel_size == (3, 3)
+    assert model.get_layer("block_7_expand").kernel_size == (1, 1)
+    assert model.get_layer("block_7_depthwise").kernel_size == (3, 3)
     assert kinds.count("Add") == 6   # each stage's blocks after its first: 1 + 2 + 2 + 1
     assert model.get_layer("block_4_expand").filters == 6 * model.get_layer(
         "block_3_project").filters            # expansion 6
     assert model.get_layer("Conv1").filters == 48       # 32 x alpha 1.4, rounded to 8
     assert model.get_layer("logits").activation.__name__ == "linear"
-    # it costs tens of millions of MACs (milliseconds at batch 1), unlike the 28x28 CNN
-    assert 50e6 < artspeed.profile(model, 1).macs < 90e6
+    # it costs a hundred or more millions of MACs (milliseconds at batch 1), unlike the 28x28 CNN
+    assert 150e6 < artspeed.profile(model, 1).macs < 220e6
+    plain = artspeed.vehicle(fused_stages=0)   # MobileNetV2's blocks everywhere
+    assert [type(layer).__name__ for layer in plain.layers].count("DepthwiseConv2D") == sum(
+        n for _, _, n, _ in stages)
+    assert 50e6 < artspeed.profile(plain, 1).macs < 90e6
+    with pytest.raises(InvalidArgumentError, match="fused_stages"):
+        artspeed.vehicle(fused_stages=6)
     a, b = artspeed.vehicle(alpha=0.35, seed=3), artspeed.vehicle(alpha=0.35, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
     small = artspeed.vehicle((32, 32, 3), alpha=0.35)

@@ -133,7 +133,7 @@ def _cmd_tour(args) -> int:
         result.table(), "",
         f"pick for latency: {result.picks['latency']}, for throughput: "
         f"{result.picks['throughput']}, for size: {result.picks['size']}",
-        f"tour took {result.seconds / 60:.1f} min",
+        f"tour took {result.seconds / 60:.1f} min{result.time_note}",
         f"report:  {report}",
         f"results: {Path(result.out) / 'results.json'}",
     ])

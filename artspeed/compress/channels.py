@@ -18,8 +18,9 @@ A layer can be narrowed when its output reaches the next Conv/Dense layers
 only through such channel-wise layers (activations, pooling, dropout,
 Flatten, BatchNormalization, DepthwiseConv2D), found from the model's graph:
 every layer of a plain chain but the classifier, and in an inverted-residual
-network (``artspeed.vehicle``, MobileNetV2) each block's 1x1 *expand* conv,
-whose channels run through the depthwise conv to the 1x1 *project* conv.
+network (``artspeed.vehicle``, MobileNetV2) each block's *expand* conv (1x1,
+or 3x3 in a fused block), whose channels run through the depthwise conv, if
+any, to the 1x1 *project* conv.
 The block's output width stays, so its residual Add is untouched; a conv
 whose output a skip connection adds to, or that gives the model's output,
 cannot be narrowed (``channel_prunable_layers`` lists the others).
@@ -36,9 +37,9 @@ a short fine-tuning recovers most of the accuracy.
 Traceback (most recent call last):
 ...
 artspeed.InvalidArgumentError: a channel fraction of 0.9 would leave conv1 with no filters (it has 4; pruning keeps round(4 x (1 - 0.9)) = 0); use a fraction below 0.875
->>> v = prune_channels(artspeed.vehicle(alpha=0.35), 0.5, layers=["block_1_expand"])
->>> [v.get_layer(f"block_1_{n}").output_shape[-1] for n in ("expand", "depthwise", "project")]
-[24, 24, 8]
+>>> v = prune_channels(artspeed.vehicle(alpha=0.35), 0.5, layers=["block_6_expand"])
+>>> [v.get_layer(f"block_6_{n}").output_shape[-1] for n in ("expand", "depthwise", "project")]
+[48, 48, 24]
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def channel_prunable_layers(model) -> list[str]:
     ['conv1', 'conv2', 'dense']
     >>> names = channel_prunable_layers(artspeed.vehicle(alpha=0.35))
     >>> names[:4], names[-1], "block_2_project" in names
-    (['Conv1', 'expanded_conv_project', 'block_1_expand', 'block_2_expand'], 'Conv_1', False)
+    (['Conv1', 'expanded_conv_expand', 'expanded_conv_project', 'block_1_expand'], 'Conv_1', False)
     """
     return list(_analyse(model, "artspeed.channel_prunable_layers")[0])
 

@@ -39,7 +39,7 @@ from artspeed.core.config import fast_mode
 from artspeed.core.data import Dataset, as_dataset
 from artspeed.core.env import _version
 from artspeed.core.errors import ArtspeedError
-from artspeed.core.models import baseline_cnn, vehicle
+from artspeed.core.models import VEHICLE_FUSED_STAGES, baseline_cnn, vehicle
 from artspeed.core.saving import keras_target, load_model, save_model
 from artspeed.core.training import TrainingHistory, train
 
@@ -202,7 +202,8 @@ def trained_vehicle(dataset="scenes", *, alpha: float = 1.4, epochs: int | None 
     dataset = as_dataset(dataset)
     epochs = vehicle_epochs() if epochs is None else _checks.whole_number("epochs", epochs)
     model = vehicle(dataset.input_shape, dataset.num_classes, alpha=alpha, seed=seed)
-    wanted = _request("vehicle", dataset, alpha=float(alpha), epochs=epochs,
+    wanted = _request("vehicle", dataset, alpha=float(alpha), fused_stages=VEHICLE_FUSED_STAGES,
+                      epochs=epochs,
                       learning_rate=_checks.positive_finite("learning_rate", learning_rate),
                       seed=int(seed), validate=bool(validate),
                       batch_size=_checks.whole_number("batch_size", batch_size))

@@ -12,6 +12,8 @@ notebooks/02-inference-metrics (the vehicle, a MobileNetV2 for 96x96 colour imag
 >>> v = vehicle(alpha=0.35)
 >>> v.output_shape, v.get_layer("block_4_add").name
 ((None, 10), 'block_4_add')
+>>> conv_stack("separable", (8, 8, 16), depth=1).count_params()   # 3x3x16 + 16x16 + 2 BNs
+528
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import tf_keras as keras
 
-__all__ = ["baseline_cnn", "vehicle", "VEHICLE_BLOCKS", "dense_example", "trainable_params",
-           "non_trainable_params"]
+__all__ = ["baseline_cnn", "vehicle", "VEHICLE_BLOCKS", "VEHICLE_FUSED_STAGES", "conv_stack", "CONV_KINDS",
+           "dense_example", "trainable_params", "non_trainable_params"]
 
 # MobileNetV2's inverted-residual stages: (expansion, output channels, blocks, first stride)
 # (MobileNetV2's first five; its 160- and 320-channel stages and 1280-channel head are left out)
 VEHICLE_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 3, 2), (6, 96, 2, 1))
 VEHICLE_HEAD = 640
+# The first stages use Fused-MBConv blocks (Tan & Le, EfficientNetV2, 2021): a 3x3 convolution
+# does the expansion and the depthwise convolution's work. Measured on 2 cores, it makes the
+# int8 variants 3-4x faster than TFLite float32 instead of 2x: a depthwise layer at high
+# resolution waits for memory, and int8 speeds up arithmetic, not memory.
+VEHICLE_FUSED_STAGES = 3
 
 
 def baseline_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32,
@@ -76,21 +83,24 @@ def _divisible(channels: float, by: int = 8) -> int:
 
 
 def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
-            dropout: float = 0.2, seed: int = 0, name: str = "vehicle"):
+            dropout: float = 0.2, seed: int = 0, name: str = "vehicle",
+            fused_stages: int = VEHICLE_FUSED_STAGES):
     """The speed lessons' model: a MobileNetV2 (Sandler et al., 2018) for small colour images.
 
-    Depthwise-separable inverted-residual blocks (1x1 expand, 3x3 depthwise,
-    1x1 project, with a residual Add where the shape allows): MobileNetV2's
-    first five stages, as ``VEHICLE_BLOCKS`` lists them, at width multiplier
-    ``alpha`` (1.4, MobileNetV2's widest), then a 1x1 conv to
-    ``VEHICLE_HEAD x alpha`` channels. Fewer, wider stages than MobileNetV2
-    train from scratch in minutes. Layer names follow
-    ``tf_keras.applications.MobileNetV2`` (``block_4_expand``,
-    ``block_4_depthwise``, ``block_4_project``, ``block_4_add``). Images
-    smaller than 96x96 (CIFAR-10's 32x32) are resized to 96 inside the model,
-    so every dataset runs the same network. At 96 px it costs about 67 M MACs,
-    so a batch-1 inference takes about a millisecond and the runtimes'
-    differences are real rather than call overhead. As in ``baseline_cnn``, a
+    Inverted-residual blocks with a residual Add where the shape allows:
+    MobileNetV2's first five stages, as ``VEHICLE_BLOCKS`` lists them, at
+    width multiplier ``alpha`` (1.4, MobileNetV2's widest), then a 1x1 conv to
+    ``VEHICLE_HEAD x alpha`` channels. The first ``fused_stages`` stages are
+    Fused-MBConv blocks, as in EfficientNetV2 (3x3 expand, 1x1 project); the
+    others are MobileNetV2's depthwise-separable blocks (1x1 expand, 3x3
+    depthwise, 1x1 project). Fewer, wider stages than MobileNetV2 train from
+    scratch in minutes. Layer names follow ``tf_keras.applications.MobileNetV2``
+    (``block_4_expand``, ``block_4_depthwise``, ``block_4_project``,
+    ``block_4_add``). Images smaller than 96x96 (CIFAR-10's 32x32) are resized
+    to 96 inside the model, so every dataset runs the same network. At 96 px it
+    costs about 186 M MACs, so a batch-1 inference takes a millisecond or two
+    and the runtimes' differences are real rather than call overhead. As in
+    ``baseline_cnn``, a
     Dense named ``logits`` feeds a separate Softmax, and ``seed`` fixes the
     initial weights. Each residual block's last BatchNorm starts at zero, so
     the block starts as the identity (Goyal et al., 2017).
@@ -99,6 +109,7 @@ def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
     num_classes = _checks.whole_number("num_classes", num_classes, 2)
     alpha = _checks.positive_finite("alpha", alpha, "1.0 is MobileNetV2's width, 0.5 half of it")
     dropout = _checks.fraction("dropout", dropout, "0.2 drops a fifth of the pooled features")
+    fused_stages = _checks.whole_number("fused_stages", fused_stages, 0, len(VEHICLE_BLOCKS))
     shape = tuple(int(d) for d in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise InvalidArgumentError(f"input_shape must be (height, width, channels), got {input_shape!r}")
@@ -125,15 +136,18 @@ def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
         x = layers.Resizing(96, 96, name="resize")(x)
     x = conv_bn(x, _divisible(32 * alpha), 3, 2, "Conv1")
     block = 0
-    for expansion, channels, repeats, first_stride in VEHICLE_BLOCKS:
+    for stage, (expansion, channels, repeats, first_stride) in enumerate(VEHICLE_BLOCKS):
         out = _divisible(channels * alpha)
         for r in range(repeats):
             stride = first_stride if r == 0 else 1
             label = "expanded_conv" if block == 0 else f"block_{block}"
             inputs, y = x, x
-            if expansion != 1:
-                y = conv_bn(y, expansion * int(x.shape[-1]), 1, 1, f"{label}_expand")
-            y = conv_bn(y, None, 3, stride, f"{label}_depthwise", depthwise=True)
+            if stage < fused_stages:   # Fused-MBConv: one 3x3 conv expands
+                y = conv_bn(y, expansion * int(x.shape[-1]), 3, stride, f"{label}_expand")
+            else:
+                if expansion != 1:
+                    y = conv_bn(y, expansion * int(x.shape[-1]), 1, 1, f"{label}_expand")
+                y = conv_bn(y, None, 3, stride, f"{label}_depthwise", depthwise=True)
             residual = stride == 1 and int(inputs.shape[-1]) == out
             y = conv_bn(y, out, 1, 1, f"{label}_project", relu=False, zero_gamma=residual)
             if residual:
@@ -144,6 +158,56 @@ def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(num_classes, name="logits", kernel_initializer=init())(x)
     return keras.Model(image, layers.Softmax(name="probabilities")(x), name=name)
+
+
+CONV_KINDS = ("standard", "separable")
+
+
+def conv_stack(kind: str = "standard", input_shape=(56, 56, 128), depth: int = 4,
+               kernel: int = 3, seed: int = 0):
+    """``depth`` convolutions at one width (the input's channels), of one ``kind``.
+
+    ``"standard"``: each is a ``kernel x kernel`` Conv2D from C to C channels,
+    then BatchNorm and ReLU. ``"separable"``: each is MobileNet's replacement
+    for it, a ``kernel x kernel`` DepthwiseConv2D (one filter per channel) and
+    a 1x1 Conv2D from C to C, each with BatchNorm and ReLU. Same width, same
+    output shape, same receptive field; the separable stack has
+    ``1/C + 1/kernel**2`` of the standard one's MACs. Taught in
+    notebooks/01-model-complexity (section 8), measured by
+    ``artspeed.compare_convolutions``.
+    """
+    _checks.choice("kind", kind, CONV_KINDS)
+    depth = _checks.whole_number("depth", depth, 1, 64)
+    kernel = _checks.whole_number("kernel", kernel, 1, 15)
+    seed = _checks.seed(seed)
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise InvalidArgumentError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    layers, width = keras.layers, shape[-1]
+    count = iter(range(1, 1000))
+
+    def init():
+        return keras.initializers.HeNormal(seed=seed * 1000 + next(count))
+
+    def bn_relu(x, label):
+        x = layers.BatchNormalization(name=f"{label}_BN")(x)
+        return layers.ReLU(name=f"{label}_relu")(x)
+
+    image = layers.Input(shape, name="features")
+    x = image
+    for i in range(1, depth + 1):
+        if kind == "standard":
+            x = layers.Conv2D(width, kernel, padding="same", use_bias=False,
+                              kernel_initializer=init(), name=f"conv_{i}")(x)
+            x = bn_relu(x, f"conv_{i}")
+        else:
+            x = layers.DepthwiseConv2D(kernel, padding="same", use_bias=False,
+                                       depthwise_initializer=init(), name=f"depthwise_{i}")(x)
+            x = bn_relu(x, f"depthwise_{i}")
+            x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=init(),
+                              name=f"pointwise_{i}")(x)
+            x = bn_relu(x, f"pointwise_{i}")
+    return keras.Model(image, x, name=f"{kind}_{kernel}x{kernel}_x{depth}")
 
 
 def dense_example():

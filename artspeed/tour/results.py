@@ -99,10 +99,18 @@ class TourResult(Result):
     env: dict = field(default_factory=dict)
     seconds: float = 0.0
     out: str = ""
+    baseline_origin: str = ""         # "trained" in this tour, "reused" (trained earlier), "given"
 
     def __repr__(self) -> str:
         return (f"<TourResult {self.model} on {self.dataset}: {len(self.variants)} variants, "
                 f"picks {self.picks}>")
+
+    @property
+    def time_note(self) -> str:
+        """What the tour's time includes: training the vehicle, or not (it was reused)."""
+        return {"trained": ", training the vehicle",
+                "reused": ", with the vehicle trained earlier and reused"}.get(
+                    self.baseline_origin, "")
 
     def __getitem__(self, name: str) -> VariantMeasurement:
         for v in self.variants:

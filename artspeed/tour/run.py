@@ -20,8 +20,9 @@ and named in ``OUT/state.json`` as it is here:
 again with the same ``out``, resumes where it stopped (an unreadable one starts
 the tour afresh; the report is always written again). A variant that fails to build or to measure is skipped with
 its reason. ``OUT/.tour.lock`` keeps a second tour out of the same folder while
-one runs. ``quick=True`` shrinks epochs and measurement times, and changes
-nothing else.
+one runs. ``quick=True`` shrinks epochs and measurement times and leaves out
+the distilled student (trained from scratch, it needs the full tour's epochs),
+and changes nothing else.
 
 >>> [name for name, _, _ in _steps(['keras', 'tflite-int8'])]
 ['baseline', 'variant:keras', 'variant:tflite-int8', 'measure', 'picks', 'curves', 'energy', 'report']
@@ -190,10 +191,11 @@ def _why(exc: Exception) -> str:
 
 def _baseline(run: _Run) -> dict:
     """Train the baseline (or save the learner's model) and profile it."""
-    path, model_name = _prepare_baseline(run.model, run.dataset, run.settings, run.folder,
-                                         run.progress, run.safe_mode, run.shared)
+    path, model_name, origin = _prepare_baseline(run.model, run.dataset, run.settings,
+                                                 run.folder, run.progress, run.safe_mode,
+                                                 run.shared)
     prof = profile(load_model(path, safe_mode=run.safe_mode))
-    return {"path": str(path), "model": model_name,
+    return {"path": str(path), "model": model_name, "origin": origin,
             "profile": {"total_params": prof.total_params, "macs": prof.macs,
                         "flops": prof.flops, "weights_bytes": prof.weights_bytes}}
 
@@ -325,7 +327,8 @@ def _report(run: _Run) -> dict:
         if reference is not None:
             targets[key] = reference.p50_ms / best.p50_ms
     run.result = TourResult(
-        dataset=run.dataset.name, model=records["baseline"]["model"], settings=run.settings,
+        dataset=run.dataset.name, model=records["baseline"]["model"],
+        baseline_origin=records["baseline"].get("origin", ""), settings=run.settings,
         profile=records["baseline"]["profile"], variants=tuple(measured),
         pareto_latency=tuple(records["picks"]["pareto_latency"]),
         pareto_size=tuple(records["picks"]["pareto_size"]),
@@ -381,18 +384,21 @@ def _fingerprint(model) -> str:
 
 def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
                       safe_mode: bool = True, shared: Path | None = None):
-    """(path, name) of the baseline: the learner's model, or the vehicle trained on the data
-    (reused from ``shared``, the notebooks' copy, when it was trained the same way)."""
+    """(path, name, origin) of the baseline: the learner's model, or the vehicle trained on
+    the data (reused from ``shared``, the notebooks' copy, when it was trained the same way);
+    ``origin`` says which: ``"given"``, ``"trained"`` (in this tour) or ``"reused"``."""
     path = folder / "baseline.keras"
     if model is None:
-        model = trained_vehicle(dataset, epochs=settings.epochs, seed=settings.seed,
-                                path=shared, progress=progress, quiet=not progress).model
+        trained = trained_vehicle(dataset, epochs=settings.epochs, seed=settings.seed,
+                                  path=shared, progress=progress, quiet=not progress)
+        model, origin = trained.model, "reused" if trained.reused else "trained"
     else:
         if isinstance(model, (str, Path)):
             model = load_model(model, safe_mode=safe_mode)
         check_model_fits(model, dataset, "artspeed tour")
+        origin = "given"
     save_model(model, path, include_optimizer=False)
-    return path, model.name
+    return path, model.name, origin
 
 
 @contextlib.contextmanager

@@ -118,6 +118,10 @@ def _channel_pruned(ctx):
 
 
 def _distilled(ctx):
+    if ctx.settings.quick:
+        raise ArtspeedError("the quick tour leaves it out: a student learns from scratch, so it "
+                            "needs as many epochs as the model itself (the full tour, without "
+                            "--quick, distils one)")
     teacher = ctx.model()
     shape, classes, seed = ctx.dataset.input_shape, ctx.dataset.num_classes, ctx.settings.seed
     if any(type(layer).__name__ == "DepthwiseConv2D" for layer in teacher.layers):
