@@ -11,13 +11,13 @@ import artspeed
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.tour import run as tour_module
 
-VARIANTS = ["tflite-float32", "tflite-int8"]
+VARIANTS = ["tflite-float32", "tflite-int8", "openvino-f32"]
 
 
 @pytest.fixture(scope="module")
 def small_tour(tmp_path_factory):
-    """A fast tour of the vehicle on the built-in scenes with two TFLite variants (and the
-    Keras baseline)."""
+    """A fast tour of the vehicle on the built-in scenes with two TFLite variants, an OpenVINO
+    one and the Keras baseline."""
     mp = pytest.MonkeyPatch()
     mp.setenv("ARTSPEED_FAST", "1")
     out = tmp_path_factory.mktemp("tour")
@@ -63,6 +63,18 @@ def test_pareto_picks_and_targets_follow_from_the_measurements(small_tour):
         base.p50_ms / fastest.p50_ms)
     assert result.targets["fastest_within_1pt_speedup_vs_tflite_float32"] == pytest.approx(
         result["tflite-float32"].p50_ms / fastest.p50_ms)
+    # throughput, the Offline scenario: the fastest within a point, batched, and OpenVINO's
+    # throughput hint with async requests; the pick is what finished most, however it ran
+    tried = set(result.batch_curves) | set(result.async_runs)
+    assert result.picks["latency"] in tried and result.picks["throughput"] in tried
+    assert set(result.async_runs) == {v.name for v in close if v.runtime == "openvino"}
+    for run in result.async_runs.values():
+        assert run["throughput_per_s"] > 0 and run["streams"] >= 1 and run["requests"] >= 1
+    rates = {name: result.best_throughput(name)[1] for name in tried}
+    noise = artspeed.latency_noise(result.variants)
+    assert rates[result.picks["throughput"]] >= max(rates.values()) * (1 - noise)
+    if result.picks["throughput"] != result.picks["latency"]:   # ties go to the latency pick
+        assert rates[result.picks["latency"]] < max(rates.values()) * (1 - noise)
     smallest = result[result.picks["size"]]
     times_smaller = result.targets["smallest_within_1pt_gzip_times_smaller"]
     assert times_smaller == pytest.approx(base.gzip_bytes / smallest.gzip_bytes) and \
@@ -100,7 +112,7 @@ def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch
     steps = [name for name, _, _ in tour_module._steps(["keras", *VARIANTS])]
     assert list(state["steps"]) == steps == [
         "baseline", "variant:keras", "variant:tflite-float32", "variant:tflite-int8",
-        "measure", "picks", "curves", "energy", "report"]
+        "variant:openvino-f32", "measure", "picks", "curves", "energy", "report"]
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished step ran again")

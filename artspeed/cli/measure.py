@@ -132,7 +132,8 @@ def _cmd_tour(args) -> int:
                  "results": str(Path(result.out) / "results.json")}, [
         result.table(), "",
         f"pick for latency: {result.picks['latency']}, for throughput: "
-        f"{result.picks['throughput']}, for size: {result.picks['size']}",
+        f"{result.picks['throughput']} ({result.best_throughput(result.picks['throughput'])[0]}), "
+        f"for size: {result.picks['size']}",
         f"tour took {result.seconds / 60:.1f} min{result.time_note}",
         f"report:  {report}",
         f"results: {Path(result.out) / 'results.json'}",

@@ -2,7 +2,8 @@
 
 Taught in notebooks/00-setup-and-baseline (baseline),
 notebooks/01-model-complexity (the Dense example's 387 parameters) and
-notebooks/02-inference-metrics (the vehicle, a MobileNetV2 for 96x96 colour images).
+notebooks/02-inference-metrics (the vehicle, a MobileNetV2 with EfficientNetV2's fused first
+stages, for 96x96 colour images).
 
 >>> m = dense_example()
 >>> m.count_params(), trainable_params(m), non_trainable_params(m)
@@ -85,7 +86,7 @@ def _divisible(channels: float, by: int = 8) -> int:
 def vehicle(input_shape=(96, 96, 3), num_classes: int = 10, alpha: float = 1.4,
             dropout: float = 0.2, seed: int = 0, name: str = "vehicle",
             fused_stages: int = VEHICLE_FUSED_STAGES):
-    """The speed lessons' model: a MobileNetV2 (Sandler et al., 2018) for small colour images.
+    """The speed lessons' model: a MobileNetV2 (Sandler et al., 2018), fused first stages.
 
     Inverted-residual blocks with a residual Add where the shape allows:
     MobileNetV2's first five stages, as ``VEHICLE_BLOCKS`` lists them, at

@@ -99,11 +99,6 @@ def _mark(ok: bool) -> str:
     return '<span class="met">met</span>' if ok else '<span class="missed">not met</span>'
 
 
-def _best_batch(curve) -> tuple[int, float]:
-    i = max(range(len(curve["throughput_per_s"])), key=lambda k: curve["throughput_per_s"][k])
-    return curve["batch_sizes"][i], curve["throughput_per_s"][i]
-
-
 def _picks_paragraph(result) -> str:
     base = result.baseline
     lat, thr, size = (result[result.picks[k]] for k in ("latency", "throughput", "size"))
@@ -112,15 +107,23 @@ def _picks_paragraph(result) -> str:
             f"{base.p50_ms / lat.p50_ms:.1f}&times; faster than Keras through "
             f"<code>tf.function</code>{_against_tflite(result, lat)}, "
             f"at {lat.accuracy:.2%} accuracy.</p>")
-    curve = result.batch_curves.get(thr.name)
-    if curve:
-        batch, best = _best_batch(curve)
-        text += (f"<p><b>For throughput</b> (many requests), pick <b>{thr.name}</b> and batch "
-                 f"the requests: {best:,.0f} inferences/s at batch {batch}, against "
-                 f"{thr.throughput_per_s:,.0f} at batch 1.</p>")
+    how, best = result.best_throughput(thr.name)
+    if how == "batch 1":
+        text += (f"<p><b>For throughput</b> (many requests), pick <b>{thr.name}</b>: "
+                 f"{best:,.0f} inferences/s at batch 1.</p>")
     else:
-        text += (f"<p><b>For throughput</b>, pick <b>{thr.name}</b>: "
-                 f"{thr.throughput_per_s:,.0f} inferences/s at batch 1.</p>")
+        text += (f"<p><b>For throughput</b> (many requests), pick <b>{thr.name}</b>, run with "
+                 f"{how}: {best:,.0f} inferences/s, against {thr.throughput_per_s:,.0f} at "
+                 f"batch 1.</p>")
+    tried = [name for name in dict.fromkeys([*result.batch_curves, *result.async_runs])
+             if name != thr.name]
+    if tried:
+        text += ("<p class='muted'>Also tried for throughput: " + "; ".join(
+            f"{name} {result.best_throughput(name)[1]:,.0f}/s ({result.best_throughput(name)[0]})"
+            for name in tried) + "." + (
+            f" More than {thr.name}, but within this run's noise ({latency_noise(result.variants):.0%}"
+            " between rounds), so the latency pick serves both."
+            if any(result.best_throughput(name)[1] > best for name in tried) else "") + "</p>")
     text += (f"<p><b>For size</b> (download, storage), pick <b>{size.name}</b>: "
              f"{size.gzip_bytes / 1024:,.1f} KB gzipped, {base.gzip_bytes / size.gzip_bytes:.1f}"
              f"&times; smaller than the baseline's {base.gzip_bytes / 1024:,.1f} KB.</p>"

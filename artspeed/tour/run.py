@@ -12,7 +12,10 @@ and named in ``OUT/state.json`` as it is here:
    load on the machine hits them all alike;
 4. ``picks``: the Pareto frontiers (accuracy against latency, accuracy against
    size), and what to pick for latency, throughput and size;
-5. ``curves``: batch-size curves for the picks for latency and throughput;
+5. ``curves``: the Offline scenario for the fastest variants within a point of the
+   baseline: their batch-size curves and, for OpenVINO ones, the throughput hint with
+   async requests; the throughput pick is the one that finished most, however it ran
+   (within the run's noise of it, the latency pick);
 6. ``energy``: energy and cost per inference of each variant (``artspeed.measure_energy``);
 7. ``report``: write ``OUT/results.json`` and a self-contained ``OUT/report.html``.
 
@@ -35,6 +38,7 @@ import functools
 import hashlib
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -56,7 +60,7 @@ from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
 from artspeed.core.saving import load_model, save_model
 from artspeed.core.training import check_model_fits
-from artspeed.measure.benchmarking import batch_sweep
+from artspeed.measure.benchmarking import batch_sweep, benchmark
 from artspeed.measure.energy import measure_energy
 from artspeed.measure.pareto import pareto_front
 from artspeed.measure.profiler import profile
@@ -86,7 +90,7 @@ SPEED_DATASET = "scenes"   # the vehicle's data when nobody names one
 _STEP_KEYS = {"baseline": ("path", "model", "profile"),
               "variant": ("path", "runtime", "description", "build_s"),
               "measure": ("variants",), "picks": ("pareto_latency", "pareto_size", "picks"),
-              "curves": ("curves", "skipped"), "energy": ("costs",), "report": ()}
+              "curves": ("curves", "skipped", "async_runs", "throughput_pick"), "energy": ("costs",), "report": ()}
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "a boolean", type(None): "null"}
 
@@ -238,7 +242,8 @@ def _options(run: _Run, name: str, record: dict) -> dict:
 
 
 def _picks(run: _Run) -> dict:
-    """The two Pareto frontiers, and what to pick for latency, throughput and size."""
+    """The two Pareto frontiers, and what to pick for latency, size and (at batch 1, until
+    the curves step tries more ways) throughput."""
     measured = run.measured()
     points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
                "gzip_bytes": v.gzip_bytes} for v in measured]
@@ -258,11 +263,63 @@ def _picks(run: _Run) -> dict:
             "picks": picks}
 
 
+THROUGHPUT_CANDIDATES = 3   # the fastest variants within a point, tried for throughput
+
+
 def _curves(run: _Run) -> dict:
-    """Batch-size curves for the picks for latency and throughput."""
-    picks = run.records["picks"]["picks"]
-    return _batch_curves(run.measured(), {picks["latency"], picks["throughput"]}, run.settings,
-                         run.threads)
+    """The Offline scenario for the ``THROUGHPUT_CANDIDATES`` fastest variants within a point
+    of the baseline (and the latency pick): batch-size curves and, for OpenVINO ones, the
+    throughput hint with async requests. Picks for throughput what finished most."""
+    measured = run.measured()
+    base = measured[0]
+    close = sorted((v for v in measured if v.runtime != "keras"
+                    and 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS),
+                   key=lambda v: v.p50_ms)[:THROUGHPUT_CANDIDATES]
+    names = {v.name for v in close} | {run.records["picks"]["picks"]["latency"]}
+    record = _batch_curves(measured, names, run.settings, run.threads)
+    record["async_runs"] = {}
+    for v in measured:
+        if v.name in names and v.runtime == "openvino":
+            try:
+                record["async_runs"][v.name] = _async_run(v, run.settings, run.threads)
+            except Exception as exc:
+                record["skipped"][f"{v.name} (async)"] = _failure(v.name, exc)
+    sketch = TourResult(dataset="", model="", settings=run.settings, profile={},
+                        variants=tuple(measured), batch_curves=record["curves"],
+                        async_runs=record["async_runs"])
+    best = {name: sketch.best_throughput(name)[1] for name in names}
+    record["throughput_pick"] = _throughput_pick(best, run.records["picks"]["picks"]["latency"],
+                                                 latency_noise(measured))
+    return record
+
+
+def _throughput_pick(best: dict, latency_pick: str, noise: float) -> str:
+    """The variant that finished most; within the run's noise of it, the latency pick (one
+    model serves both).
+
+    >>> rates = {"a": 1838, "b": 1815}
+    >>> _throughput_pick(rates, "b", 0.02), _throughput_pick(rates, "b", 0.001)
+    ('b', 'a')
+    """
+    top = max(best.values())
+    if best.get(latency_pick, 0.0) >= top * (1 - noise):
+        return latency_pick
+    return max(sorted(best), key=best.get)
+
+
+def _async_run(variant, settings: TourSettings, threads) -> dict:
+    """OpenVINO's throughput hint with async requests at batch 1: the median of the rounds."""
+    predictor = load_predictor(variant.path, mode="async", hint="throughput", threads=threads,
+                               **MEASURE_OPTIONS.get(variant.name, {}))
+    try:
+        rates = [benchmark(predictor, 1, duration_s=settings.duration_s, warn=False)
+                 .throughput_per_s for _ in range(settings.rounds)]
+        compiled = predictor.describe()
+    finally:
+        predictor.close()
+    return {"throughput_per_s": statistics.median(rates),
+            "streams": compiled.get("compiled_streams"),
+            "requests": compiled.get("compiled_requests")}
 
 
 def _batch_curves(variants, names, settings, threads) -> dict:
@@ -310,7 +367,7 @@ def _energy(run: _Run) -> dict:
 def _report(run: _Run) -> dict:
     """The TourResult, written to OUT/results.json and OUT/report.html."""
     records, measured = run.records, run.measured()
-    picks = records["picks"]["picks"]
+    picks = {**records["picks"]["picks"], "throughput": records["curves"]["throughput_pick"]}
     skipped = {name: records[f"variant:{name}"]["skipped"] for name in run.chosen
                if "skipped" in records[f"variant:{name}"]}
     skipped.update(records["measure"].get("skipped", {}))
@@ -332,7 +389,8 @@ def _report(run: _Run) -> dict:
         profile=records["baseline"]["profile"], variants=tuple(measured),
         pareto_latency=tuple(records["picks"]["pareto_latency"]),
         pareto_size=tuple(records["picks"]["pareto_size"]),
-        batch_curves=records["curves"]["curves"], picks=picks,
+        batch_curves=records["curves"]["curves"], async_runs=records["curves"]["async_runs"],
+        picks=picks,
         env=environment(threads=run.threads).to_dict(), targets=targets,
         costs=records["energy"]["costs"], skipped=skipped, out=str(run.folder),
         seconds=run.earlier_s + time.perf_counter() - run.started)

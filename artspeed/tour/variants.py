@@ -19,6 +19,7 @@ each variant is run when it is measured.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from artspeed.compress.channels import channel_pruning
@@ -54,6 +55,15 @@ class _Context:
         """A fresh copy of the baseline (builders may change what they get)."""
         return load_model(self.baseline_path, safe_mode=self.safe_mode)
 
+    @property
+    def finetune_data(self):
+        """The data fine-tunes train on: the first ``settings.finetune_images`` images."""
+        keep = self.settings.finetune_images
+        if keep is None or keep >= len(self.dataset.x_train):
+            return self.dataset
+        return replace(self.dataset, x_train=self.dataset.x_train[:keep],
+                       y_train=self.dataset.y_train[:keep])
+
     def path(self, name: str, suffix: str) -> Path:
         return self.folder / f"{name}{suffix}"
 
@@ -79,7 +89,7 @@ def _tflite(mode: str, description: str):
 
 def _qat(ctx):
     result = quantization_aware_training(
-        ctx.model(), ctx.dataset, epochs=ctx.settings.finetune_epochs,
+        ctx.model(), ctx.finetune_data, epochs=ctx.settings.finetune_epochs,
         path=ctx.path("qat-int8", ".tflite"), seed=ctx.settings.seed, progress=ctx.progress)
     return Path(result.quantized.path), "quantization-aware training, then int8 TFLite"
 
@@ -88,7 +98,7 @@ def _pruned_model(ctx):
     """The baseline pruned to 80% sparsity and fine-tuned, built once for two variants."""
     path = ctx.path("pruned-80", ".keras")
     if not path.exists():
-        result = magnitude_pruning(ctx.model(), ctx.dataset, 0.8,
+        result = magnitude_pruning(ctx.model(), ctx.finetune_data, 0.8,
                                    epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
                                    progress=ctx.progress)
         save_model(result.model, path, include_optimizer=False)
@@ -109,7 +119,7 @@ def _pruned_int8(ctx):
 
 
 def _channel_pruned(ctx):
-    result = channel_pruning(ctx.model(), ctx.dataset, 0.5,
+    result = channel_pruning(ctx.model(), ctx.finetune_data, 0.5,
                              epochs=ctx.settings.finetune_epochs, seed=ctx.settings.seed,
                              progress=ctx.progress)
     tflite = convert_to_tflite(result.model, "float32",

@@ -2,7 +2,7 @@
 
 - The baseline CNN (width 32), trained briefly on the built-in ``shapes``
   dataset: the quantization, pruning and distillation figures look inside it.
-- The speed lessons' vehicle (``artspeed.vehicle``, MobileNetV2-style, 96x96
+- The speed lessons' vehicle (``artspeed.vehicle``, MobileNetV2-style, fused first stages, 96x96
   colour) at the widths ``settings()["alphas"]`` on the built-in ``scenes``: the speed
   figures (batch size, Pareto) time it. Trained once and reused through
   ``artspeed.trained_vehicle`` (the width-1.4 one at ``artspeed.baseline_path("scenes")``,
