@@ -42,7 +42,7 @@ NAMES_BEFORE_THE_LAYERS = """
     weight_clustering write_report
 """.split()
 
-LAYERS = ("core", "runtimes", "measure", "compress", "deployment", "tour")
+LAYERS = ("core", "runtimes", "measure", "compress", "deployment", "tour", "generative")
 
 
 def _public_modules():

@@ -1,0 +1,8 @@
+"""Generative inference: a tiny character-level language model, its KV cache, and generation."""
+
+from __future__ import annotations
+
+from artspeed.core._exports import export
+from artspeed.generative import text
+
+__all__ = export(globals(), text)
