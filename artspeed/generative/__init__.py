@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from artspeed.core._exports import export
-from artspeed.generative import text
+from artspeed.generative import generation, lm, text
 
-__all__ = export(globals(), text)
+__all__ = export(globals(), text, lm, generation)

@@ -1,0 +1,196 @@
+"""Generate text token by token, with or without the KV cache, and time each step.
+
+The metrics generative serving uses, defined once here:
+
+- **TTFT** (time to first token, ``ttft_ms``): from the start to the first new
+  token, i.e. the prefill of the whole prompt and picking the token;
+- **TPOT** (time per output token, ``tpot_ms``): each later token's step (one
+  ``decode`` with the cache, or a full forward over the text so far without
+  it, plus picking the token), as p50 and p90 of those steps;
+- **tokens per second** (``tokens_per_s``): new tokens over the whole time, TTFT included.
+
+Each step is timed with ``time.perf_counter_ns``. A ``tf.function`` is traced
+on its first call; ``generate`` first calls the ones it will use once, untimed
+(``warmup=True``): ``prefill`` and one ``decode`` step on the prompt, or
+``logits`` without the cache. Their input signatures let that one trace serve
+every prompt length, so TTFT is not tracing time.
+
+>>> from artspeed.generative.lm import LanguageModel, decoder_lm
+>>> from artspeed.generative.text import CharTokenizer
+>>> lm = LanguageModel(decoder_lm(97, layers=1, context=32, width=32, heads=2), CharTokenizer())
+>>> cached = generate(lm, "def ", max_new_tokens=8)
+>>> recomputed = generate(lm, "def ", max_new_tokens=8, kv_cache=False)
+>>> cached.token_ids == recomputed.token_ids, len(cached.token_ids), len(cached.decode_ms)
+(True, 8, 7)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from artspeed.core import _checks
+from artspeed.core._result import Result
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.generative.lm import LanguageModel
+from artspeed.measure.benchmarking import latency_stats
+
+__all__ = ["Generation", "generate", "check_prompt"]
+
+MAX_NEW_TOKENS = 1 << 20
+
+
+@dataclass(frozen=True, repr=False)
+class Generation(Result):
+    """One generation: the new text, its token ids and what each step took."""
+
+    prompt: str
+    text: str                      # the new text only (the prompt is not repeated)
+    token_ids: tuple               # the new tokens' ids
+    prompt_tokens: int
+    ttft_ms: float                 # prefill of the prompt + the first token
+    decode_ms: tuple               # each later token's step, in order
+    tpot_ms: dict                  # {"p50", "p90"} of decode_ms (NaN with no later token)
+    tokens_per_s: float            # new tokens / (TTFT + all decode steps)
+    kv_cache: bool
+    stopped_at_context: bool       # fewer than max_new_tokens: the context was full
+    temperature: float = 0.0
+    top_k: int | None = None
+    seed: int = 0
+
+    @property
+    def new_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def total_ms(self) -> float:
+        return self.ttft_ms + float(sum(self.decode_ms))
+
+    def __repr__(self) -> str:
+        how = "KV cache" if self.kv_cache else "no cache"
+        stop = ", stopped at the context" if self.stopped_at_context else ""
+        return (f"<Generation {self.new_tokens} tokens, {how}: TTFT {self.ttft_ms:.2f} ms, "
+                f"TPOT p50 {self.tpot_ms['p50']:.2f} ms, {self.tokens_per_s:.0f} tokens/s{stop}>")
+
+    def __str__(self) -> str:
+        return self.prompt + self.text
+
+    def _html_rows(self):
+        yield "prompt", self.prompt
+        yield "generated", self.text
+        yield "new tokens", self.new_tokens
+        yield "KV cache", self.kv_cache
+        yield "TTFT (ms)", self.ttft_ms
+        yield "TPOT p50 (ms)", self.tpot_ms["p50"]
+        yield "TPOT p90 (ms)", self.tpot_ms["p90"]
+        yield "tokens/s", self.tokens_per_s
+        yield "stopped at the context", self.stopped_at_context
+
+
+def check_prompt(lm: LanguageModel, prompt) -> np.ndarray:
+    """``prompt``'s token ids if ``lm`` can continue it; else ``InvalidArgumentError`` saying why.
+
+    A prompt must be a non-empty str of characters in the vocabulary, at most
+    ``context - 1`` long (leaving room for one new token).
+    """
+    if not isinstance(prompt, str):
+        raise InvalidArgumentError(f"the prompt must be a str, got {type(prompt).__name__}")
+    if not prompt:
+        raise InvalidArgumentError("the prompt is empty; give at least one character to "
+                                   "continue, such as 'def '")
+    if len(prompt) >= lm.context:
+        raise InvalidArgumentError(
+            f"the prompt has {len(prompt)} characters, but the model's context is "
+            f"{lm.context}: give at most {lm.context - 1}, leaving room for a new one "
+            f"(keep the prompt's end: prompt[-{lm.context - 1}:])")
+    return lm.tokenizer.encode(prompt, "the prompt")
+
+
+def _picker(vocab_size: int, temperature: float, top_k: int | None, seed: int):
+    rng = np.random.default_rng(seed)
+
+    def pick(logits) -> int:
+        if temperature == 0:
+            return int(np.argmax(logits))
+        z = np.asarray(logits, dtype=np.float64) / temperature
+        if top_k is not None and top_k < vocab_size:
+            z = np.where(z >= np.partition(z, -top_k)[-top_k], z, -np.inf)
+        p = np.exp(z - z.max())
+        return int(rng.choice(vocab_size, p=p / p.sum()))
+
+    return pick
+
+
+def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
+             kv_cache: bool = True, temperature: float = 0.0, top_k: int | None = None,
+             seed: int = 0, warmup: bool = True) -> Generation:
+    """Continue ``prompt`` with up to ``max_new_tokens`` characters from ``lm``; time every step.
+
+    ``temperature=0`` is greedy (the most likely token each step); above 0 the
+    token is sampled from softmax(logits / temperature), only among the ``top_k``
+    most likely if given, with a seeded NumPy generator. With ``kv_cache=True``
+    the prompt is prefilled once and each later token is one ``decode`` step on
+    the growing cache; with ``False`` every step recomputes the whole text so far
+    with ``logits``. Greedy tokens are the same either way. Generation stops when
+    the text fills the context (``stopped_at_context``). ``warmup``: see the
+    module's docstring.
+    """
+    if not isinstance(lm, LanguageModel):
+        raise InvalidArgumentError(f"generate needs a LanguageModel (artspeed.load_lm or "
+                                   f"train_lm(...).lm), got {type(lm).__name__}")
+    ids = check_prompt(lm, prompt)
+    max_new_tokens = _checks.whole_number("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) \
+            and temperature == 0:
+        temperature = 0.0
+    else:
+        temperature = _checks.positive_finite("temperature", temperature,
+                                              "0 is greedy, 0.8 samples a little")
+    top_k = _checks.whole_number("top_k", top_k, 1, lm.vocab_size, optional=True)
+    seed = _checks.seed(seed)
+    budget = min(max_new_tokens, lm.context - len(ids))
+    pick = _picker(lm.vocab_size, temperature, top_k, seed)
+    tokens = ids[None].astype(np.int32)
+    if warmup:
+        if kv_cache:
+            _, past = lm.prefill(tokens)
+            lm.decode(tokens[:, -1:], past, len(ids))   # position < context: the prompt is shorter
+        else:
+            lm.logits(tokens)
+
+    out: list[int] = []
+    steps_ns: list[int] = []
+    clock = time.perf_counter_ns
+    if kv_cache:
+        start = clock()
+        logits, past = lm.prefill(tokens)
+        out.append(pick(logits.numpy()[0]))
+        steps_ns.append(clock() - start)
+        position = len(ids)
+        while len(out) < budget:
+            start = clock()
+            logits, past = lm.decode(np.array([[out[-1]]], np.int32), past, position)
+            out.append(pick(logits.numpy()[0]))
+            steps_ns.append(clock() - start)
+            position += 1
+    else:
+        text = list(ids)
+        while len(out) < budget:
+            start = clock()
+            logits = lm.logits(np.array([text + out], np.int32))
+            out.append(pick(logits.numpy()[0, -1]))
+            steps_ns.append(clock() - start)
+
+    steps_ms = [ns / 1e6 for ns in steps_ns]
+    decode_ms = tuple(steps_ms[1:])
+    if decode_ms:
+        stats = latency_stats(decode_ms)
+        tpot = {"p50": stats["p50"], "p90": stats["p90"]}
+    else:
+        tpot = {"p50": math.nan, "p90": math.nan}
+    return Generation(prompt, lm.tokenizer.decode(out), tuple(out), len(ids), steps_ms[0],
+                      decode_ms, tpot, len(out) / (sum(steps_ms) / 1e3),
+                      bool(kv_cache), budget < max_new_tokens, temperature, top_k, seed)
