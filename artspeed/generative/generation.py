@@ -13,7 +13,10 @@ Each step is timed with ``time.perf_counter_ns``. A ``tf.function`` is traced
 on its first call; ``generate`` first calls the ones it will use once, untimed
 (``warmup=True``): ``prefill`` and one ``decode`` step on the prompt, or
 ``logits`` without the cache. Their input signatures let that one trace serve
-every prompt length, so TTFT is not tracing time.
+every prompt length, so TTFT is not tracing time. A growing cache still gives
+each step new shapes, and TensorFlow's oneDNN kernels prepare for a shape the
+first time they see it: a first generation's TPOT is higher than a repeat's
+(measured on the quick model: 5.0 ms against 2.8 ms a step), so time a repeat.
 
 >>> from artspeed.generative.lm import LanguageModel, decoder_lm
 >>> from artspeed.generative.text import CharTokenizer
