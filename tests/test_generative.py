@@ -56,7 +56,8 @@ def test_the_corpus_is_split_by_file_deterministically(corpus):
     assert corpus.train_chars > 8 * corpus.heldout_chars > 0
 
 
-def test_the_whole_corpus_is_the_stdlib_and_its_repr_hides_the_text():
+def test_the_whole_corpus_is_the_stdlib_and_its_repr_hides_the_text(monkeypatch):
+    monkeypatch.delenv("ARTSPEED_FAST", raising=False)   # all of it (fast mode takes a slice)
     corpus = text_corpus()
     assert corpus.train_chars > 1_000_000 and len(corpus.heldout_files) >= 5
     assert 0.05 < len(corpus.heldout_files) / (len(corpus.train_files) + len(corpus.heldout_files)) < 0.2
@@ -312,3 +313,14 @@ def test_float32_training_runs_and_says_its_precision(corpus):
     assert artspeed.training_precision("auto") in ("bf16", "f32")
     with pytest.raises(InvalidArgumentError, match="choose auto, bf16 or f32"):
         artspeed.training_precision("f16")
+
+
+def test_decode_against_recompute_times_both_ways_on_the_same_text(untrained):
+    result = artspeed.decode_against_recompute(untrained, rounds=3)
+    assert result.positions == CONTEXT - 1 and result.rounds == 3 and result.runtime == "keras"
+    assert result.decode_ms > 0 and result.recompute_ms > 0
+    assert result.speedup == pytest.approx(result.recompute_ms / result.decode_ms)
+    assert "decode" in repr(result) and "speed-up" in result._repr_html_()
+    assert artspeed.decode_against_recompute(untrained, 5, rounds=1).positions == 5
+    with pytest.raises(InvalidArgumentError, match="positions"):
+        artspeed.decode_against_recompute(untrained, CONTEXT)

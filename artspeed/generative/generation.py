@@ -25,6 +25,10 @@ first time they see it: a first generation's TPOT is higher than a repeat's
 >>> recomputed = generate(lm, "def ", max_new_tokens=8, kv_cache=False)
 >>> cached.token_ids == recomputed.token_ids, len(cached.token_ids), len(cached.decode_ms)
 (True, 8, 7)
+
+``decode_against_recompute`` times what the cache saves at one text length: one
+``decode`` step on a cache of ``positions`` tokens against recomputing all of
+them with ``logits``, in interleaved rounds.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from artspeed.core.errors import InvalidArgumentError
 from artspeed.generative.lm import LanguageModel
 from artspeed.measure.benchmarking import latency_stats
 
-__all__ = ["Generation", "generate", "check_prompt"]
+__all__ = ["Generation", "generate", "check_prompt", "CacheSpeedup", "decode_against_recompute"]
 
 MAX_NEW_TOKENS = 1 << 20
 
@@ -197,3 +201,69 @@ def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
     return Generation(prompt, lm.tokenizer.decode(out), tuple(out), len(ids), steps_ms[0],
                       decode_ms, tpot, len(out) / (sum(steps_ms) / 1e3),
                       bool(kv_cache), budget < max_new_tokens, temperature, top_k, seed)
+
+
+@dataclass(frozen=True, repr=False)
+class CacheSpeedup(Result):
+    """One new token at ``positions`` tokens of text: a decode step with the KV cache against
+    recomputing the whole text (p50 of interleaved rounds)."""
+
+    positions: int                 # tokens before the new one (the cache's length)
+    decode_ms: float               # p50: one decode step on the cache
+    recompute_ms: float            # p50: the full forward over positions + 1 tokens
+    rounds: int
+    runtime: str = "keras"
+
+    @property
+    def speedup(self) -> float:
+        return self.recompute_ms / self.decode_ms
+
+    def __repr__(self) -> str:
+        return (f"<CacheSpeedup {self.runtime} at {self.positions} tokens: decode "
+                f"{self.decode_ms:.2f} ms, recompute {self.recompute_ms:.2f} ms, "
+                f"{self.speedup:.1f}x>")
+
+    def _html_rows(self):
+        yield "runtime", self.runtime
+        yield "cached tokens", self.positions
+        yield "decode step with the cache (ms, p50)", self.decode_ms
+        yield "recomputing the text (ms, p50)", self.recompute_ms
+        yield "speed-up", self.speedup
+
+
+def decode_against_recompute(lm: LanguageModel, positions: int | None = None, *,
+                             rounds: int = 30, seed: int = 0) -> CacheSpeedup:
+    """Time one new token after ``positions`` tokens (default: a full context, ``context - 1``)
+    both ways, alternating, after an untimed call of each: ``decode`` on the cache that
+    ``prefill`` built, and ``logits`` over all ``positions + 1`` tokens.
+
+    >>> from artspeed.generative.lm import LanguageModel, decoder_lm
+    >>> from artspeed.generative.text import CharTokenizer
+    >>> lm = LanguageModel(decoder_lm(97, layers=1, context=32, width=32, heads=2), CharTokenizer())
+    >>> r = decode_against_recompute(lm, rounds=3)
+    >>> r.positions, r.decode_ms > 0 and r.recompute_ms > 0
+    (31, True)
+    """
+    if not isinstance(lm, LanguageModel):
+        raise InvalidArgumentError(f"decode_against_recompute needs a LanguageModel, got "
+                                   f"{type(lm).__name__}")
+    positions = lm.context - 1 if positions is None else _checks.whole_number(
+        "positions", positions, 1, lm.context - 1)
+    rounds = _checks.whole_number("rounds", rounds, 1)
+    rng = np.random.default_rng(_checks.seed(seed))
+    tokens = rng.integers(0, lm.vocab_size, (1, positions + 1)).astype(np.int32)
+    _, past = lm.prefill(tokens[:, :-1])
+    last = tokens[:, -1:]
+    steps = {"decode": lambda: lm.decode(last, past, positions)[0].numpy(),
+             "recompute": lambda: lm.logits(tokens)[0, -1].numpy()}
+    times: dict = {name: [] for name in steps}
+    for step in steps.values():
+        step()                                   # traced and warmed, untimed
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = clock()
+            step()
+            times[name].append((clock() - start) / 1e6)
+    return CacheSpeedup(positions, latency_stats(times["decode"])["p50"],
+                        latency_stats(times["recompute"])["p50"], rounds)
