@@ -42,7 +42,7 @@ import numpy as np
 from artspeed.core import _checks
 from artspeed.core._result import Result
 from artspeed.core.errors import InvalidArgumentError
-from artspeed.generative.lm import LanguageModel
+from artspeed.generative.lm import CausalLM
 from artspeed.measure.benchmarking import latency_stats
 
 __all__ = ["Generation", "generate", "check_prompt", "CacheSpeedup", "decode_against_recompute"]
@@ -97,7 +97,7 @@ class Generation(Result):
         yield "stopped at the context", self.stopped_at_context
 
 
-def check_prompt(lm: LanguageModel, prompt) -> np.ndarray:
+def check_prompt(lm: CausalLM, prompt) -> np.ndarray:
     """``prompt``'s token ids if ``lm`` can continue it; else ``InvalidArgumentError`` saying why.
 
     A prompt must be a non-empty str of characters in the vocabulary, at most
@@ -131,7 +131,7 @@ def _picker(vocab_size: int, temperature: float, top_k: int | None, seed: int):
     return pick
 
 
-def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
+def generate(lm: CausalLM, prompt: str, *, max_new_tokens: int = 100,
              kv_cache: bool = True, temperature: float = 0.0, top_k: int | None = None,
              seed: int = 0, warmup: bool = True) -> Generation:
     """Continue ``prompt`` with up to ``max_new_tokens`` characters from ``lm``; time every step.
@@ -145,9 +145,10 @@ def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
     the text fills the context (``stopped_at_context``). ``warmup``: see the
     module's docstring.
     """
-    if not isinstance(lm, LanguageModel):
+    if not isinstance(lm, CausalLM):
         raise InvalidArgumentError(f"generate needs a LanguageModel (artspeed.load_lm or "
-                                   f"train_lm(...).lm), got {type(lm).__name__}")
+                                   f"train_lm(...).lm) or an OpenVINOLanguageModel, got "
+                                   f"{type(lm).__name__}")
     ids = check_prompt(lm, prompt)
     max_new_tokens = _checks.whole_number("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
     if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) \
@@ -166,7 +167,7 @@ def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
             _, past = lm.prefill(tokens)
             lm.decode(tokens[:, -1:], past, len(ids))   # position < context: the prompt is shorter
         else:
-            lm.logits(tokens)
+            lm.next_logits(tokens)
 
     out: list[int] = []
     steps_ns: list[int] = []
@@ -174,21 +175,21 @@ def generate(lm: LanguageModel, prompt: str, *, max_new_tokens: int = 100,
     if kv_cache:
         start = clock()
         logits, past = lm.prefill(tokens)
-        out.append(pick(logits.numpy()[0]))
+        out.append(pick(np.asarray(logits)[0]))
         steps_ns.append(clock() - start)
         position = len(ids)
         while len(out) < budget:
             start = clock()
             logits, past = lm.decode(np.array([[out[-1]]], np.int32), past, position)
-            out.append(pick(logits.numpy()[0]))
+            out.append(pick(np.asarray(logits)[0]))
             steps_ns.append(clock() - start)
             position += 1
     else:
         text = list(ids)
         while len(out) < budget:
             start = clock()
-            logits = lm.logits(np.array([text + out], np.int32))
-            out.append(pick(logits.numpy()[0, -1]))
+            logits = lm.next_logits(np.array([text + out], np.int32))
+            out.append(pick(np.asarray(logits)[0]))
             steps_ns.append(clock() - start)
 
     steps_ms = [ns / 1e6 for ns in steps_ns]
@@ -231,7 +232,7 @@ class CacheSpeedup(Result):
         yield "speed-up", self.speedup
 
 
-def decode_against_recompute(lm: LanguageModel, positions: int | None = None, *,
+def decode_against_recompute(lm: CausalLM, positions: int | None = None, *,
                              rounds: int = 30, seed: int = 0) -> CacheSpeedup:
     """Time one new token after ``positions`` tokens (default: a full context, ``context - 1``)
     both ways, alternating, after an untimed call of each: ``decode`` on the cache that
@@ -244,7 +245,7 @@ def decode_against_recompute(lm: LanguageModel, positions: int | None = None, *,
     >>> r.positions, r.decode_ms > 0 and r.recompute_ms > 0
     (31, True)
     """
-    if not isinstance(lm, LanguageModel):
+    if not isinstance(lm, CausalLM):
         raise InvalidArgumentError(f"decode_against_recompute needs a LanguageModel, got "
                                    f"{type(lm).__name__}")
     positions = lm.context - 1 if positions is None else _checks.whole_number(
@@ -252,18 +253,19 @@ def decode_against_recompute(lm: LanguageModel, positions: int | None = None, *,
     rounds = _checks.whole_number("rounds", rounds, 1)
     rng = np.random.default_rng(_checks.seed(seed))
     tokens = rng.integers(0, lm.vocab_size, (1, positions + 1)).astype(np.int32)
-    _, past = lm.prefill(tokens[:, :-1])
-    last = tokens[:, -1:]
-    steps = {"decode": lambda: lm.decode(last, past, positions)[0].numpy(),
-             "recompute": lambda: lm.logits(tokens)[0, -1].numpy()}
+    prefix, last = tokens[:, :-1], tokens[:, -1:]
+    _, past = lm.prefill(prefix)
+    steps = {"decode": lambda: np.asarray(lm.decode(last, past, positions)[0]),
+             "recompute": lambda: np.asarray(lm.next_logits(tokens))}
     times: dict = {name: [] for name in steps}
-    for step in steps.values():
-        step()                                   # traced and warmed, untimed
     clock = time.perf_counter_ns
-    for _ in range(rounds):
+    for round_ in range(rounds + 1):             # round 0 traces and warms, untimed
         for name, step in steps.items():
+            if lm.stateful and name == "decode":
+                _, past = lm.prefill(prefix)     # a stateful cache has moved on: untimed
             start = clock()
             step()
-            times[name].append((clock() - start) / 1e6)
+            if round_:
+                times[name].append((clock() - start) / 1e6)
     return CacheSpeedup(positions, latency_stats(times["decode"])["p50"],
-                        latency_stats(times["recompute"])["p50"], rounds)
+                        latency_stats(times["recompute"])["p50"], rounds, lm.runtime)

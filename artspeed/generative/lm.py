@@ -65,7 +65,7 @@ from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import tf, tf_keras
 from artspeed.generative.text import CharTokenizer, TextCorpus
 
-__all__ = ["decoder_lm", "LanguageModel", "load_lm", "TrainedLM", "train_lm", "lm_steps",
+__all__ = ["decoder_lm", "CausalLM", "LanguageModel", "CACHES", "load_lm", "TrainedLM", "train_lm", "lm_steps",
            "training_precision",
            "bits_per_char", "bigram_bits_per_char", "LM_FORMAT"]
 
@@ -155,29 +155,48 @@ def _decoder_class():
             x = tf.reshape(x, [tf.shape(x)[0], -1, self.heads, self.head_dim])
             return tf.transpose(x, [0, 2, 1, 3])
 
-        def _attend(self, q, k, v):
-            """Causal attention of T queries on S >= T keys; the queries are the last T positions."""
+        def _attend(self, q, k, v, first=None):
+            """Causal attention of T queries on S keys: query t is at position ``first + t``
+            and sees keys 0 .. first + t (``first``: by default S - T, the last T positions)."""
             scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_dim))
             queries, keys = tf.shape(q)[2], tf.shape(k)[2]
-            visible = tf.range(keys)[None, :] <= (tf.range(queries) + (keys - queries))[:, None]
+            first = keys - queries if first is None else first
+            visible = tf.range(keys)[None, :] <= (tf.range(queries) + first)[:, None]
             weights = tf.nn.softmax(tf.where(visible, scores, tf.cast(_MASKED, scores.dtype)),
                                     axis=-1)
             out = tf.transpose(tf.matmul(weights, v), [0, 2, 1, 3])     # [B, T, heads, head_dim]
             return tf.reshape(out, [tf.shape(out)[0], -1, self.heads * self.head_dim])
 
-        def run(self, tokens, past=None, position=0):
-            """``(logits [B, T, V], present)`` for ``tokens`` at ``position`` onwards, after ``past``."""
+        @staticmethod
+        def _write(cache, new, position):
+            """``cache`` [B, H, C, D] with ``new`` [B, H, T, D] written at ``position`` onwards
+            (a one-hot product: static shapes, no scatter)."""
+            write = tf.one_hot(position + tf.range(tf.shape(new)[2]), tf.shape(cache)[2],
+                               dtype=cache.dtype)                               # [T, C]
+            keep = 1.0 - tf.reduce_sum(write, axis=0)[:, None]                  # [C, 1]
+            return cache * keep + tf.einsum("tc,bhtd->bhcd", write, new)
+
+        def run(self, tokens, past=None, position=0, fixed=False):
+            """``(logits [B, T, V], present)`` for ``tokens`` at ``position`` onwards, after ``past``.
+
+            ``fixed=True``: ``past`` is a fixed-size cache ``[B, heads, context, head_dim]``
+            (filled up to ``position``); the new keys and values are written into it
+            at ``position`` onwards and the positions after them are masked.
+            """
             positions = position + tf.range(tf.shape(tokens)[1])
             x = self.token_embedding(tokens) + self.position_embedding(positions)[None]
             present = []
             for i in range(len(self.qkv)):
                 q, k, v = tf.split(self.qkv[i](self.attention_norm[i](x)), 3, axis=-1)
                 q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)
-                if past is not None:
+                if fixed:
+                    k = self._write(past[i][0], k, position)
+                    v = self._write(past[i][1], v, position)
+                elif past is not None:
                     k = tf.concat([past[i][0], k], axis=2)
                     v = tf.concat([past[i][1], v], axis=2)
                 present.append((k, v))
-                x = x + self.attention_out[i](self._attend(q, k, v))
+                x = x + self.attention_out[i](self._attend(q, k, v, position if fixed else None))
                 x = x + self.mlp_out[i](self.mlp_in[i](self.mlp_norm[i](x)))
             return self.head(self.final_norm(x)), tuple(present)
 
@@ -212,53 +231,28 @@ def decoder_lm(vocab_size: int, *, layers: int = 4, context: int = 256, width: i
     return model
 
 
-class LanguageModel:
-    """A decoder model with its tokenizer: ``logits``, ``prefill`` and ``decode`` as tf.functions.
+CACHES = ("growing", "fixed")     # the KV cache's kinds (see LanguageModel)
 
-    Each ``tf.function`` has an input signature (batch and length are dynamic),
-    so it is traced once, on its first call. ``training`` is the record of how
-    it was trained (empty for an untrained model).
+
+class CausalLM:
+    """What ``generate`` and ``decode_against_recompute`` run: a causal language model with
+    ``tokenizer``, ``config``, ``cache`` (``"growing"`` or ``"fixed"``) and four calls,
+
+    - ``prefill(tokens [B, T]) -> (logits [B, V], past)``: the logits after the last token;
+    - ``decode(token [B, 1], past, position) -> (logits [B, V], present)``: one step;
+    - ``next_logits(tokens [B, T]) -> [B, V]``: the same logits, recomputed without a cache;
+    - ``stateful``: True when the cache lives in the runtime, so ``past`` is only a marker
+      and a ``decode`` continues from the state's end.
+
+    Arrays come back as NumPy arrays or tensors (``np.asarray`` takes either).
+    ``LanguageModel`` (Keras) and ``OpenVINOLanguageModel`` are the two.
     """
 
-    def __init__(self, model, tokenizer: CharTokenizer, training: dict | None = None):
-        if not isinstance(model, _decoder_class()):
-            raise ModelError(f"LanguageModel needs a model from artspeed.decoder_lm, "
-                             f"got {type(model).__name__}")
-        if not isinstance(tokenizer, CharTokenizer):
-            raise InvalidArgumentError(f"tokenizer must be a CharTokenizer, got "
-                                       f"{type(tokenizer).__name__}")
-        if tokenizer.vocab_size != model.config["vocab_size"]:
-            raise ModelError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model "
-                             f"{model.config['vocab_size']}; build the model with "
-                             f"vocab_size={tokenizer.vocab_size}")
-        self.model, self.tokenizer = model, tokenizer
-        self.config = dict(model.config)
-        self.training = dict(training or {})
-        tokens = tf.TensorSpec([None, None], tf.int32, name="tokens")
-        self.logits = tf.function(self._logits, input_signature=[tokens])
-        self.prefill = tf.function(self._prefill, input_signature=[tokens])
-        self.decode = tf.function(self._decode, input_signature=[
-            tf.TensorSpec([None, 1], tf.int32, name="token"), self.past_spec(),
-            tf.TensorSpec([], tf.int32, name="position")])
-
-    # the three entry points (wrapped as tf.functions in __init__)
-    def _logits(self, tokens):
-        return self.model.run(tokens)[0]
-
-    def _prefill(self, tokens):
-        logits, past = self.model.run(tokens)
-        return logits[:, -1], past
-
-    def _decode(self, token, past, position):
-        logits, present = self.model.run(token, past, position)
-        return logits[:, -1], present
-
-    def past_spec(self) -> tuple:
-        """The ``TensorSpec``\\s of ``past``: per layer ``(k, v)``, each ``[B, heads, T, head_dim]``."""
-        shape = [None, self.heads, None, self.head_dim]
-        return tuple((tf.TensorSpec(shape, tf.float32, name=f"past_key_{i}"),
-                      tf.TensorSpec(shape, tf.float32, name=f"past_value_{i}"))
-                     for i in range(self.layers))
+    runtime = "keras"
+    stateful = False
+    tokenizer: CharTokenizer
+    config: dict
+    cache: str = "growing"
 
     @property
     def vocab_size(self) -> int:
@@ -284,6 +278,97 @@ class LanguageModel:
     def head_dim(self) -> int:
         return self.width // self.heads
 
+    def kv_cache_bytes(self, tokens: int, batch_size: int = 1) -> int:
+        """Bytes of the float32 KV cache for ``tokens`` positions: 2 x layers x width x 4 each."""
+        return 2 * self.layers * self.width * 4 * int(tokens) * int(batch_size)
+
+    def past_shape(self, batch_size=None) -> list:
+        """One cache tensor's shape, ``[B, heads, T, head_dim]``: ``T`` is ``None`` (growing)
+        or the context (fixed)."""
+        length = self.context if self.cache == "fixed" else None
+        return [batch_size, self.heads, length, self.head_dim]
+
+
+class LanguageModel(CausalLM):
+    """A decoder model with its tokenizer: ``logits``, ``prefill``, ``decode``, ``step`` and
+    ``next_logits`` as tf.functions.
+
+    Each ``tf.function`` has an input signature (batch and length are dynamic),
+    so it is traced once, on its first call. ``step(tokens [B, T], past, position)
+    -> (logits [B, V], present)`` is the one graph behind both prefill (an empty
+    ``past``, position 0) and decode (T = 1): the T new tokens attend causally to
+    each other and to ``past``. ``training`` is the record of how it was trained
+    (empty for an untrained model).
+
+    ``cache="fixed"`` keeps a **fixed-size cache**: ``past`` is ``[B, heads, context,
+    head_dim]`` from the start (zeros), each step writes its keys and values at
+    ``position`` and masks the positions not yet written: the same shapes every
+    step. ``with_cache`` gives the other kind on the same weights.
+
+    >>> from artspeed.generative.text import CharTokenizer
+    >>> lm = LanguageModel(decoder_lm(97, layers=1, context=16, width=32, heads=2), CharTokenizer())
+    >>> fixed = lm.with_cache("fixed")
+    >>> tokens = lm.tokenizer.encode("def f")[None]
+    >>> a, past = lm.prefill(tokens)
+    >>> b, cache = fixed.prefill(tokens)
+    >>> tuple(past[0][0].shape), tuple(cache[0][0].shape), bool(np.allclose(a, b, atol=1e-5))
+    ((1, 2, 5, 16), (1, 2, 16, 16), True)
+    """
+
+    def __init__(self, model, tokenizer: CharTokenizer, training: dict | None = None,
+                 cache: str = "growing"):
+        if not isinstance(model, _decoder_class()):
+            raise ModelError(f"LanguageModel needs a model from artspeed.decoder_lm, "
+                             f"got {type(model).__name__}")
+        if not isinstance(tokenizer, CharTokenizer):
+            raise InvalidArgumentError(f"tokenizer must be a CharTokenizer, got "
+                                       f"{type(tokenizer).__name__}")
+        if tokenizer.vocab_size != model.config["vocab_size"]:
+            raise ModelError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model "
+                             f"{model.config['vocab_size']}; build the model with "
+                             f"vocab_size={tokenizer.vocab_size}")
+        self.model, self.tokenizer = model, tokenizer
+        self.config = dict(model.config)
+        self.training = dict(training or {})
+        self.cache = _checks.choice("cache", cache, CACHES)
+        tokens = tf.TensorSpec([None, None], tf.int32, name="tokens")
+        position = tf.TensorSpec([], tf.int32, name="position")
+        self.logits = tf.function(self._logits, input_signature=[tokens])
+        self.next_logits = tf.function(self._next_logits, input_signature=[tokens])
+        self.prefill = tf.function(self._prefill, input_signature=[tokens])
+        self.step = tf.function(self._step, input_signature=[tokens, self.past_spec(), position])
+        self.decode = tf.function(self._step, input_signature=[
+            tf.TensorSpec([None, 1], tf.int32, name="token"), self.past_spec(), position])
+
+    def with_cache(self, cache: str) -> LanguageModel:
+        """This model (the same weights) with a ``"growing"`` or ``"fixed"`` KV cache."""
+        return LanguageModel(self.model, self.tokenizer, self.training, cache)
+
+    # the entry points (wrapped as tf.functions in __init__)
+    def _logits(self, tokens):
+        return self.model.run(tokens)[0]
+
+    def _next_logits(self, tokens):
+        return self.model.run(tokens)[0][:, -1]
+
+    def _prefill(self, tokens):
+        if self.cache == "fixed":
+            empty = tf.zeros([tf.shape(tokens)[0], self.heads, self.context, self.head_dim])
+            return self._step(tokens, tuple((empty, empty) for _ in range(self.layers)), 0)
+        logits, past = self.model.run(tokens)
+        return logits[:, -1], past
+
+    def _step(self, tokens, past, position):
+        logits, present = self.model.run(tokens, past, position, fixed=self.cache == "fixed")
+        return logits[:, -1], present
+
+    def past_spec(self) -> tuple:
+        """The ``TensorSpec``\\s of ``past``: per layer ``(k, v)``, each ``past_shape()``."""
+        shape = self.past_shape()
+        return tuple((tf.TensorSpec(shape, tf.float32, name=f"past_key_{i}"),
+                      tf.TensorSpec(shape, tf.float32, name=f"past_value_{i}"))
+                     for i in range(self.layers))
+
     @property
     def params(self) -> int:
         return int(self.model.count_params())
@@ -293,16 +378,13 @@ class LanguageModel:
         """Bytes of all weights at their dtype (float32: 4 per parameter)."""
         return int(sum(w.numpy().nbytes for w in self.model.weights))
 
-    def kv_cache_bytes(self, tokens: int, batch_size: int = 1) -> int:
-        """Bytes of the float32 KV cache for ``tokens`` positions: 2 x layers x width x 4 each."""
-        return 2 * self.layers * self.width * 4 * int(tokens) * int(batch_size)
-
     def __repr__(self) -> str:
         c = self.config
         trained = (f", trained {self.training['steps']} steps" if self.training.get("steps")
                    else ", untrained")
+        cache = ", fixed-size cache" if self.cache == "fixed" else ""
         return (f"<LanguageModel {c['layers']} layers, width {c['width']}, {c['heads']} heads, "
-                f"context {c['context']}, {self.params:,} params{trained}>")
+                f"context {c['context']}, {self.params:,} params{trained}{cache}>")
 
     def save(self, path) -> Path:
         """Save the weights to ``path`` (an ``.h5`` file) and the record beside it (``<path>.json``).
@@ -312,17 +394,23 @@ class LanguageModel:
         """
         path = _lm_path(path)
         check_writable_dir(path.parent)
-        record = {"format": LM_FORMAT, "format_version": _FORMAT_VERSION, "config": self.config,
-                  "tokenizer": self.tokenizer.to_dict(), "training": self.training,
-                  "versions": {name: _version(name) for name in ("artspeed", "tensorflow",
-                                                                 "tf_keras")},
-                  "saved_at": datetime.datetime.now().isoformat(timespec="seconds")}
+        record = _lm_record(self)
         with signals_deferred():     # Ctrl-C waits for the weights and their record
             with atomic_path(path) as tmp:
                 self.model.save_weights(str(tmp), save_format="h5")
             record["weights_sha256"] = file_sha256(path)
             write_text_atomic(_record_path(path), json.dumps(record, indent=2) + "\n")
         return path
+
+
+def _lm_record(lm: CausalLM, *versions: str) -> dict:
+    """The JSON record saved beside a model's weights (or its OpenVINO IR): the format,
+    config, tokenizer, training record and versions (``weights_sha256`` is added after)."""
+    return {"format": LM_FORMAT, "format_version": _FORMAT_VERSION, "config": dict(lm.config),
+            "tokenizer": lm.tokenizer.to_dict(), "training": dict(lm.training),
+            "versions": {name: _version(name) for name in ("artspeed", "tensorflow",
+                                                           "tf_keras", *versions)},
+            "saved_at": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
 def _lm_path(path) -> Path:
@@ -353,6 +441,26 @@ def load_lm(path) -> LanguageModel:
     if not record_path.is_file():
         raise ModelError(f"'{weights}' is not an artspeed language model: it has no record "
                          f"{record_path.name} beside it; save one with LanguageModel.save")
+    record = _read_record(record_path)
+    config = record["config"]
+    if "openvino" in record:
+        raise ModelError(f"'{record_path}' is the record of an OpenVINO IR; read it with "
+                         "artspeed.load_lm_ir")
+    if record.get("weights_sha256") != file_sha256(weights):
+        raise ModelError(f"'{weights}' is not the file its record describes (changed or "
+                         "half-written); save or train the model again")
+    tokenizer = CharTokenizer.from_dict(record.get("tokenizer"))
+    try:
+        model = decoder_lm(**config)
+        model.load_weights(str(weights))
+    except (InvalidArgumentError, ValueError, OSError) as exc:
+        raise ModelError(f"could not load '{weights}' as the model its record describes: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return LanguageModel(model, tokenizer, training=record.get("training"))
+
+
+def _read_record(record_path: Path) -> dict:
+    """The JSON record at ``record_path``, checked: an artspeed language model's, this version."""
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
@@ -367,17 +475,7 @@ def load_lm(path) -> LanguageModel:
     config = record.get("config")
     if not isinstance(config, dict) or set(config) != set(_CONFIG_KEYS):
         raise ModelError(f"'{record_path}': its config must have exactly {', '.join(_CONFIG_KEYS)}")
-    if record.get("weights_sha256") != file_sha256(weights):
-        raise ModelError(f"'{weights}' is not the file its record describes (changed or "
-                         "half-written); save or train the model again")
-    tokenizer = CharTokenizer.from_dict(record.get("tokenizer"))
-    try:
-        model = decoder_lm(**config)
-        model.load_weights(str(weights))
-    except (InvalidArgumentError, ValueError, OSError) as exc:
-        raise ModelError(f"could not load '{weights}' as the model its record describes: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    return LanguageModel(model, tokenizer, training=record.get("training"))
+    return record
 
 
 def _ids(lm_or_tokenizer, text) -> np.ndarray:

@@ -34,7 +34,7 @@ from artspeed.core._io import (
     temporary_path,
 )
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
-from artspeed.core.frameworks import check_tf_keras_model, openvino_core, ov
+from artspeed.core.frameworks import check_tf_keras_model, openvino_core, ov, tf
 from artspeed.core.saving import existing_model, load_model, model_kind
 
 __all__ = ["convert_model", "save_ir", "read_ir", "check_ir"]
@@ -168,7 +168,8 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
     """``openvino.convert_model`` for a tf_keras model, a SavedModel, a ``.tflite`` or an IR.
 
     ``model`` is a tf_keras model, a path (``.keras``/``.h5``, a SavedModel
-    folder, ``.tflite``, ``.xml``) or an ``ov.Model``. Keras models keep a
+    folder, ``.tflite``, ``.xml``), an ``ov.Model`` or a ``tf.function`` with an
+    input signature (or its concrete function). Keras models keep a
     dynamic batch axis (``?``); ``batch_size`` reshapes it to a static one
     (``model.reshape``), which some kernels prefer. ``safe_mode=False`` loads
     Keras files that hold code (see ``artspeed.load_model``). Taught in
@@ -200,6 +201,15 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
 
     if isinstance(model, ov.Model):
         return _reshaped(model.clone() if batch_size else model, batch_size)
+
+    if isinstance(model, tf.types.experimental.PolymorphicFunction):
+        model = model.get_concrete_function()     # needs an input signature
+    if isinstance(model, tf.types.experimental.ConcreteFunction):
+        try:   # its inputs keep the TensorSpecs' names, its outputs a returned dict's keys
+            converted = ov.convert_model(model)
+        except Exception as exc:
+            raise _conversion_error(exc, f"the tf.function {model.name}") from None
+        return _reshaped(converted, batch_size)
 
     check_tf_keras_model(model, "artspeed.convert_model")
 

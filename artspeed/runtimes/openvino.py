@@ -17,7 +17,8 @@ from artspeed.core.frameworks import check_tf_keras_model, import_openvino, open
 from artspeed.runtimes.base import Predictor
 from artspeed.runtimes.ir import convert_model, read_ir
 
-__all__ = ["OpenVINOPredictor", "HINTS", "INFERENCE_PRECISIONS", "compile_model", "default_inference_precision"]
+__all__ = ["OpenVINOPredictor", "HINTS", "INFERENCE_PRECISIONS", "compile_model", "compile_config",
+           "default_inference_precision"]
 
 
 _HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT",
@@ -51,14 +52,11 @@ class OpenVINOPredictor(Predictor):
         if mode not in self.MODES:
             raise InvalidArgumentError(f"unknown OpenVINO mode {mode!r}; choose sync or async")
         hint = hint or ("throughput" if mode == "async" else "latency")
-        if hint not in _HINTS:
-            raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
+        if requests is not None:
+            _checks.threads(requests, "requests")   # as many as threads, at the most
+        config = compile_config(hint=hint, streams=streams, threads=threads,
+                                precision=precision, perf_count=perf_count)
         threads = _checks.threads(threads)
-        for label, value in (("streams", streams), ("requests", requests)):
-            if value is not None:
-                _checks.threads(value, label)   # as many as threads, at the most
-        if precision not in (None, *INFERENCE_PRECISIONS):
-            raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
 
         self._ov = import_openvino()
         self._core = openvino_core()
@@ -77,15 +75,7 @@ class OpenVINOPredictor(Predictor):
                          input_dtype=port.get_element_type().to_dtype(), threads=threads)
         self.hint, self.streams, self.precision = hint, streams, precision
         self.requests, self.device = requests, device
-        self._config = {"PERFORMANCE_HINT": _HINTS[hint]}
-        if streams is not None:
-            self._config["NUM_STREAMS"] = str(int(streams))
-        if threads is not None:
-            self._config["INFERENCE_NUM_THREADS"] = int(threads)
-        if precision is not None:
-            self._config["INFERENCE_PRECISION_HINT"] = precision
-        if perf_count:  # per-layer times in the runtime graph (artspeed.runtime_graph)
-            self._config["PERF_COUNT"] = True
+        self._config = config
         self._compiled: dict = {}     # batch size -> (compiled model, request, queue)
         self._current = None
         self._input = None
@@ -191,6 +181,35 @@ class OpenVINOPredictor(Predictor):
 
 
 # ---------------------------------------------------------------- loading
+
+
+def compile_config(*, hint: str = "latency", streams=None, threads=None,
+                   precision: str | None = "f32", perf_count: bool = False) -> dict:
+    """The CPU plugin's properties for ``core.compile_model``, checked: PERFORMANCE_HINT,
+    NUM_STREAMS, INFERENCE_NUM_THREADS, INFERENCE_PRECISION_HINT (``None``: OpenVINO's
+    choice) and PERF_COUNT. ``OpenVINOPredictor`` compiles with it, and so does anything
+    else artspeed compiles.
+
+    >>> compile_config(threads=1)
+    {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_NUM_THREADS': 1, 'INFERENCE_PRECISION_HINT': 'f32'}
+    """
+    if hint not in _HINTS:
+        raise InvalidArgumentError(f"unknown hint {hint!r}; choose one of {', '.join(_HINTS)}")
+    threads = _checks.threads(threads)
+    if streams is not None:
+        _checks.threads(streams, "streams")   # as many as threads, at the most
+    if precision not in (None, *INFERENCE_PRECISIONS):
+        raise InvalidArgumentError(f"precision must be f32, bf16, f16 or None, got {precision!r}")
+    config = {"PERFORMANCE_HINT": _HINTS[hint]}
+    if streams is not None:
+        config["NUM_STREAMS"] = str(int(streams))
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    if perf_count:  # per-layer times in the runtime graph (artspeed.runtime_graph)
+        config["PERF_COUNT"] = True
+    return config
 
 
 def compile_model(model, *, hint: str = "latency", streams=None, requests=None,
