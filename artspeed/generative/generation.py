@@ -12,7 +12,7 @@ The metrics generative serving uses, defined once here:
 Each step is timed with ``time.perf_counter_ns``. A ``tf.function`` is traced
 on its first call; ``generate`` first calls the ones it will use once, untimed
 (``warmup=True``): ``prefill`` and one ``decode`` step on the prompt, or
-``logits`` without the cache. Their input signatures let that one trace serve
+``next_logits`` without the cache. Their input signatures let that one trace serve
 every prompt length, so TTFT is not tracing time. A growing cache still gives
 each step new shapes, and TensorFlow's oneDNN kernels prepare for a shape the
 first time they see it: a first generation's TPOT is higher than a repeat's
@@ -140,8 +140,9 @@ def generate(lm: CausalLM, prompt: str, *, max_new_tokens: int = 100,
     token is sampled from softmax(logits / temperature), only among the ``top_k``
     most likely if given, with a seeded NumPy generator. With ``kv_cache=True``
     the prompt is prefilled once and each later token is one ``decode`` step on
-    the growing cache; with ``False`` every step recomputes the whole text so far
-    with ``logits``. Greedy tokens are the same either way. Generation stops when
+    the cache; with ``False`` every step recomputes the whole text so far
+    with ``next_logits``. ``lm`` is a ``LanguageModel`` (Keras) or an
+    ``OpenVINOLanguageModel`` (any ``CausalLM``). Greedy tokens are the same either way. Generation stops when
     the text fills the context (``stopped_at_context``). ``warmup``: see the
     module's docstring.
     """
@@ -236,7 +237,8 @@ def decode_against_recompute(lm: CausalLM, positions: int | None = None, *,
                              rounds: int = 30, seed: int = 0) -> CacheSpeedup:
     """Time one new token after ``positions`` tokens (default: a full context, ``context - 1``)
     both ways, alternating, after an untimed call of each: ``decode`` on the cache that
-    ``prefill`` built, and ``logits`` over all ``positions + 1`` tokens.
+    ``prefill`` built, and ``next_logits`` over all ``positions + 1`` tokens. A stateful
+    model's cache moves on with each decode, so it is prefilled again (untimed) before each.
 
     >>> from artspeed.generative.lm import LanguageModel, decoder_lm
     >>> from artspeed.generative.text import CharTokenizer

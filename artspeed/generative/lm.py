@@ -9,7 +9,7 @@ final LayerNorm and an **untied** output projection (its own ``Dense``, no
 bias: a separate matrix that weight compression can treat like any other).
 
 ``LanguageModel`` holds the model, its ``CharTokenizer`` and its config, and
-exposes three ``tf.function``\\s with explicit tensors in and out (no state on
+exposes ``tf.function``\\s with explicit tensors in and out (no state on
 the Python side), so each can be converted on its own:
 
 - ``logits(tokens [B, T]) -> [B, T, V]``: the full causal forward, no cache;
@@ -18,7 +18,17 @@ the Python side), so each can be converted on its own:
 - ``decode(token [B, 1], past, position) -> (logits [B, V], present)``: one step;
   ``present`` is ``past`` with this token's keys and values appended (length
   T + 1: a cache that grows). ``position`` is the token's index in the text
-  (the length of ``past``).
+  (the length of ``past``);
+- ``step(tokens [B, T], past, position) -> (logits [B, V], present)``: the one
+  graph behind both (T new tokens, causal among themselves, after ``past``),
+  which ``artspeed.convert_lm`` converts to OpenVINO;
+- ``next_logits(tokens) -> [B, V]``: ``logits``' last position (recomputing
+  without a cache).
+
+``cache="fixed"`` (or ``with_cache("fixed")``) swaps the growing cache for a
+fixed-size one, ``[B, heads, context, head_dim]`` from the start, written at
+``position`` and masked after it. ``CausalLM`` is what ``generate`` needs of a
+model, in Keras or OpenVINO (``artspeed.OpenVINOLanguageModel``).
 
 ``train_lm`` trains one on a ``TextCorpus`` (random windows of ``context + 1``
 characters, Adam with a warm-up and a cosine decay); ``bits_per_char`` and
