@@ -7,8 +7,9 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 4 minutes on 2 cor
    character against a character bigram's on the same text (target: clearly below).
 2. What the KV cache saves at a full context of 256 tokens, in Keras
    (``tf.function``) and in OpenVINO (the stateful model, f32 hint; target 3x):
-   one decode step on the cache against recomputing the text
-   (``artspeed.decode_against_recompute``, p50 of interleaved rounds).
+   the last ``--rounds`` tokens of a 256-token text, each decoded on the cache
+   against recomputing the text so far (``artspeed.decode_against_recompute``,
+   p50s, interleaved).
 3. ``artspeed.generate`` with and without the cache: TTFT, TPOT (p50, p90) and
    tokens per second, on the second of two passes (the first meets every shape
    for the first time), and whether the greedy tokens agree.

@@ -207,13 +207,13 @@ def generate(lm: CausalLM, prompt: str, *, max_new_tokens: int = 100,
 
 @dataclass(frozen=True, repr=False)
 class CacheSpeedup(Result):
-    """One new token at ``positions`` tokens of text: a decode step with the KV cache against
-    recomputing the whole text (p50 of interleaved rounds)."""
+    """The last ``rounds`` new tokens of a text of ``positions + 1`` tokens: a decode step with
+    the KV cache against recomputing the whole text (p50s, the two interleaved)."""
 
-    positions: int                 # tokens before the new one (the cache's length)
+    positions: int                 # the longest cache timed (tokens before the last new one)
     decode_ms: float               # p50: one decode step on the cache
-    recompute_ms: float            # p50: the full forward over positions + 1 tokens
-    rounds: int
+    recompute_ms: float            # p50: a full forward over the text so far
+    rounds: int                    # new tokens timed: caches of positions - rounds + 1 .. positions
     runtime: str = "keras"
 
     @property
@@ -221,7 +221,8 @@ class CacheSpeedup(Result):
         return self.recompute_ms / self.decode_ms
 
     def __repr__(self) -> str:
-        return (f"<CacheSpeedup {self.runtime} at {self.positions} tokens: decode "
+        return (f"<CacheSpeedup {self.runtime} at {self.positions - self.rounds + 1}-"
+                f"{self.positions} tokens: decode "
                 f"{self.decode_ms:.2f} ms, recompute {self.recompute_ms:.2f} ms, "
                 f"{self.speedup:.1f}x>")
 
@@ -234,40 +235,55 @@ class CacheSpeedup(Result):
 
 
 def decode_against_recompute(lm: CausalLM, positions: int | None = None, *,
-                             rounds: int = 30, seed: int = 0) -> CacheSpeedup:
-    """Time one new token after ``positions`` tokens (default: a full context, ``context - 1``)
-    both ways, alternating, after an untimed call of each: ``decode`` on the cache that
-    ``prefill`` built, and ``next_logits`` over all ``positions + 1`` tokens. A stateful
-    model's cache moves on with each decode, so it is prefilled again (untimed) before each.
+                             rounds: int = 30, repeats: int = 3,
+                             seed: int = 0) -> CacheSpeedup:
+    """Time the new tokens of a text as it grows to ``positions + 1`` tokens (default: a full
+    context) both ways, alternating: a ``decode`` step on the cache, and ``next_logits`` over
+    the whole text so far.
+
+    The text's first ``positions - rounds`` tokens are prefilled; then its last
+    ``rounds`` tokens are decoded one after another, as generation does (a stateful
+    model's cache moves on by itself); then the same texts are recomputed one after
+    another. Each run's first step is untimed, and the two alternate ``repeats`` times
+    (in blocks: alternating each call would make the runtime switch shapes every call,
+    which generation never does). ``positions`` is the longest cache timed.
 
     >>> from artspeed.generative.lm import LanguageModel, decoder_lm
     >>> from artspeed.generative.text import CharTokenizer
     >>> lm = LanguageModel(decoder_lm(97, layers=1, context=32, width=32, heads=2), CharTokenizer())
     >>> r = decode_against_recompute(lm, rounds=3)
-    >>> r.positions, r.decode_ms > 0 and r.recompute_ms > 0
-    (31, True)
+    >>> r.positions, r.rounds, r.decode_ms > 0 and r.recompute_ms > 0
+    (31, 3, True)
     """
     if not isinstance(lm, CausalLM):
         raise InvalidArgumentError(f"decode_against_recompute needs a LanguageModel, got "
                                    f"{type(lm).__name__}")
     positions = lm.context - 1 if positions is None else _checks.whole_number(
-        "positions", positions, 1, lm.context - 1)
-    rounds = _checks.whole_number("rounds", rounds, 1)
+        "positions", positions, 2, lm.context - 1)
+    rounds = min(_checks.whole_number("rounds", rounds, 1), positions - 1)
+    repeats = _checks.whole_number("repeats", repeats, 1)
     rng = np.random.default_rng(_checks.seed(seed))
     tokens = rng.integers(0, lm.vocab_size, (1, positions + 1)).astype(np.int32)
-    prefix, last = tokens[:, :-1], tokens[:, -1:]
-    _, past = lm.prefill(prefix)
-    steps = {"decode": lambda: np.asarray(lm.decode(last, past, positions)[0]),
-             "recompute": lambda: np.asarray(lm.next_logits(tokens))}
-    times: dict = {name: [] for name in steps}
+    start = positions - rounds                   # the first step (untimed) decodes this one
+    times: dict = {"decode": [], "recompute": []}
     clock = time.perf_counter_ns
-    for round_ in range(rounds + 1):             # round 0 traces and warms, untimed
-        for name, step in steps.items():
-            if lm.stateful and name == "decode":
-                _, past = lm.prefill(prefix)     # a stateful cache has moved on: untimed
-            start = clock()
-            step()
-            if round_:
-                times[name].append((clock() - start) / 1e6)
+
+    def decode():
+        _, past = lm.prefill(tokens[:, :start])
+        for i in range(start, positions + 1):
+            begin = clock()
+            logits, past = lm.decode(tokens[:, i:i + 1], past, i)
+            np.asarray(logits)
+            yield i, clock() - begin
+
+    def recompute():
+        for i in range(start, positions + 1):
+            begin = clock()
+            np.asarray(lm.next_logits(tokens[:, :i + 1]))
+            yield i, clock() - begin
+
+    for _ in range(repeats):
+        for name, steps in (("decode", decode), ("recompute", recompute)):
+            times[name] += [ns / 1e6 for i, ns in steps() if i > start]
     return CacheSpeedup(positions, latency_stats(times["decode"])["p50"],
                         latency_stats(times["recompute"])["p50"], rounds, lm.runtime)

@@ -621,7 +621,7 @@ def train_lm(corpus: TextCorpus, *, layers: int = 4, context: int = 256, width: 
     ``warmup_steps``, 10% of the steps by default, then decays along a cosine to a
     tenth). The defaults are the **quick training**: 4 layers, width 128, context
     256, ``lm_steps()`` steps of 8 windows (``benchmarks/bench_lm.py`` measures them: on
-    2 cores with AVX-512 BF16, 152 s and 2.81 bits per character held out against the
+    2 cores with AVX-512 BF16, about 150 s and 2.81 bits per character held out against the
     bigram's 3.74; about 1.6x longer where bf16 is not native). The held-out score uses the
     first ``eval_chars`` held-out characters (``EVAL_CHARS``; 4,096 in fast mode),
     before and after training. A tqdm bar shows the loss.
