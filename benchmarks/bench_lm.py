@@ -105,7 +105,7 @@ def main() -> None:
     keras_tpot, stateful_tpot = tpot[("keras", "growing")], tpot[("stateful", "growing")]
     lines += [
         f"[{'met' if ov_cache.speedup >= 3 else 'MISSED'}] OpenVINO (stateful): at "
-        f"{ov_cache.positions} cached tokens, a decode step with the KV cache "
+        f"{ov_cache.positions - ov_cache.rounds + 1}-{ov_cache.positions} cached tokens, a decode step with the KV cache "
         f"({ov_cache.decode_ms:.2f} ms) is {ov_cache.speedup:.2f}x faster than recomputing the "
         f"text ({ov_cache.recompute_ms:.2f} ms) (target 3x); Keras: {cache.speedup:.2f}x "
         f"({cache.decode_ms:.2f} ms against {cache.recompute_ms:.2f} ms)",

@@ -15,8 +15,8 @@ on its first call; ``generate`` first calls the ones it will use once, untimed
 ``next_logits`` without the cache. Their input signatures let that one trace serve
 every prompt length, so TTFT is not tracing time. A growing cache still gives
 each step new shapes, and TensorFlow's oneDNN kernels prepare for a shape the
-first time they see it: a first generation's TPOT is higher than a repeat's
-(measured on the quick model: 5.0 ms against 2.8 ms a step), so time a repeat.
+first time they see it: a first generation's TPOT is higher than a repeat's,
+so time a repeat (``benchmarks/bench_lm.py`` reports the second pass).
 
 >>> from artspeed.generative.lm import LanguageModel, decoder_lm
 >>> from artspeed.generative.text import CharTokenizer
@@ -208,7 +208,7 @@ def generate(lm: CausalLM, prompt: str, *, max_new_tokens: int = 100,
 @dataclass(frozen=True, repr=False)
 class CacheSpeedup(Result):
     """The last ``rounds`` new tokens of a text of ``positions + 1`` tokens: a decode step with
-    the KV cache against recomputing the whole text (p50s, the two interleaved)."""
+    the KV cache against recomputing the whole text (p50s, the two timed in alternating blocks)."""
 
     positions: int                 # the longest cache timed (tokens before the last new one)
     decode_ms: float               # p50: one decode step on the cache
@@ -228,7 +228,7 @@ class CacheSpeedup(Result):
 
     def _html_rows(self):
         yield "runtime", self.runtime
-        yield "cached tokens", self.positions
+        yield "cached tokens", f"{self.positions - self.rounds + 1}-{self.positions}"
         yield "decode step with the cache (ms, p50)", self.decode_ms
         yield "recomputing the text (ms, p50)", self.recompute_ms
         yield "speed-up", self.speedup
