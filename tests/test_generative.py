@@ -127,6 +127,25 @@ def test_prefill_and_decode_give_the_full_forwards_logits(which, untrained, trai
         np.testing.assert_allclose(cached, full[:, prefill_len - 1:], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("cache", ["growing", "fixed"])
+def test_extend_gives_each_new_tokens_logits_and_rewind_forgets_the_rest(untrained, cache):
+    lm = untrained.with_cache(cache)
+    tokens = np.random.default_rng(1).integers(0, lm.vocab_size, size=(1, 20)).astype(np.int32)
+    full = lm.logits(tokens).numpy()
+    _, past = lm.prefill(tokens[:, :8])
+    logits, present = lm.extend(tokens[:, 8:14], past, 8)       # six tokens at once
+    np.testing.assert_allclose(logits.numpy(), full[:, 8:14], atol=1e-5, rtol=0)
+    # keep the first two of the six; then the text goes on from position 10 with other tokens
+    kept = lm.rewind(present, 10)
+    if cache == "growing":
+        assert tuple(kept[0][0].shape) == (1, lm.heads, 10, lm.head_dim)
+    other = tokens.copy()
+    other[0, 10:] = (other[0, 10:] + 7) % lm.vocab_size
+    step, _ = lm.decode(other[:, 10:11], kept, 10)
+    np.testing.assert_allclose(step.numpy(), lm.logits(other[:, :11]).numpy()[:, -1],
+                               atol=1e-5, rtol=0)
+
+
 def test_a_token_does_not_see_the_future(untrained):
     tokens = np.arange(10, dtype=np.int32)[None] + 30
     changed = tokens.copy()

@@ -251,6 +251,10 @@ class CausalLM:
     - ``prefill(tokens [B, T]) -> (logits [B, V], past)``: the logits after the last token;
     - ``decode(token [B, 1], past, position) -> (logits [B, V], present)``: one step;
     - ``next_logits(tokens [B, T]) -> [B, V]``: the same logits, recomputed without a cache;
+    - ``extend(tokens [B, T], past, position) -> (logits [B, T, V], present)``: T new tokens
+      on the cache, with the logits after **each** (what speculative decoding verifies with);
+    - ``rewind(past, length) -> past``: the cache cut back to its first ``length``
+      positions (the tokens after are forgotten; a fixed-size cache only masks them);
     - ``stateful``: True when the cache lives in the runtime, so ``past`` is only a marker
       and a ``decode`` continues from the state's end.
 
@@ -349,6 +353,8 @@ class LanguageModel(CausalLM):
         self.step = tf.function(self._step, input_signature=[tokens, self.past_spec(), position])
         self.decode = tf.function(self._step, input_signature=[
             tf.TensorSpec([None, 1], tf.int32, name="token"), self.past_spec(), position])
+        self.extend = tf.function(self._extend,
+                                  input_signature=[tokens, self.past_spec(), position])
 
     def with_cache(self, cache: str) -> LanguageModel:
         """This model (the same weights) with a ``"growing"`` or ``"fixed"`` KV cache."""
@@ -369,8 +375,26 @@ class LanguageModel(CausalLM):
         return logits[:, -1], past
 
     def _step(self, tokens, past, position):
-        logits, present = self.model.run(tokens, past, position, fixed=self.cache == "fixed")
+        logits, present = self._extend(tokens, past, position)
         return logits[:, -1], present
+
+    def _extend(self, tokens, past, position):
+        return self.model.run(tokens, past, position, fixed=self.cache == "fixed")
+
+    def rewind(self, past, length: int):
+        """``past`` cut back to its first ``length`` positions (a fixed-size cache as it is:
+        a step at ``position=length`` masks and then overwrites the positions after).
+
+        >>> from artspeed.generative.text import CharTokenizer
+        >>> lm = LanguageModel(decoder_lm(97, layers=1, context=16, width=32, heads=2), CharTokenizer())
+        >>> _, past = lm.prefill(lm.tokenizer.encode("import os")[None])
+        >>> tuple(lm.rewind(past, 4)[0][0].shape)
+        (1, 2, 4, 16)
+        """
+        length = _checks.whole_number("length", length, 0, self.context)
+        if self.cache == "fixed":
+            return past
+        return tuple((k[:, :, :length], v[:, :, :length]) for k, v in past)
 
     def past_spec(self) -> tuple:
         """The ``TensorSpec``\\s of ``past``: per layer ``(k, v)``, each ``past_shape()``."""
