@@ -140,6 +140,22 @@ CLI_CASES = [
     ("tour-missing-model", ["tour", "{dir}/nowhere.keras", "--out", "{dir}/tour"],
      "does not exist"),
     ("tour-out-is-file", ["tour", "--out", "{keep}/kept.txt"], "another output path"),
+    # lm
+    ("lm-no-job", ["lm"], "JOB"),
+    ("lm-generate-empty-prompt", ["lm", "generate", "{lm}", "--prompt", ""], "at least one"),
+    ("lm-generate-long-prompt", ["lm", "generate", "{lm}", "--prompt", "x" * 40],
+     "at most 31"),
+    ("lm-generate-vocabulary", ["lm", "generate", "{lm}", "--prompt", "d\u00e9f"],
+     "outside the model's vocabulary"),
+    ("lm-generate-not-an-lm", ["lm", "generate", "{keras}", "--prompt", "def "],
+     "artspeed lm train saved"),
+    ("lm-generate-h5-not-an-lm", ["lm", "generate", "{lambda_h5}", "--prompt", "def "],
+     "no record"),
+    ("lm-generate-ir-in-keras", ["lm", "generate", "{xml}", "--prompt", "def ", "--runtime",
+                                 "keras"], "OpenVINO"),
+    ("lm-bench-past-context", ["lm", "bench", "{lm}", "--prompt-tokens", "30",
+                               "--new-tokens", "10"], "context of 32"),
+    ("lm-train-out-suffix", ["lm", "train", "--out", "{dir}/model.keras"], ".h5"),
     # the command itself
     ("unknown-command", ["frobnicate"], "--help"),
 ]
@@ -156,8 +172,12 @@ def _models(tiny_models, tmp_path_factory):  # noqa: F811
     lambda_model.save(folder / "lambda.h5")
     rgb = artspeed.baseline_cnn((32, 32, 3), 10, width=2)
     artspeed.save_model(rgb, folder / "rgb.keras")
+    lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=16, heads=2),
+                                artspeed.CharTokenizer())
+    lm.save(folder / "tiny.lm.h5")
     data = tiny_models["tflite"].read_bytes()
     return {"keras": tiny_models["keras"], "tflite": tiny_models["tflite"],
+            "lm": folder / "tiny.lm.h5",
             "xml": tiny_models["xml"], "lambda_h5": folder / "lambda.h5",
             "rgb_keras": folder / "rgb.keras",
             "corrupt_tflite": data[:8] + np.random.default_rng(0).bytes(len(data) - 8)}
@@ -172,10 +192,12 @@ def _materials(folder, models) -> dict:
         names[key] = folder / name          # a folder named like a model, with a file in it
         names[key].mkdir()
         (names[key] / "inside.txt").write_text("must survive")
-    for key in ("keras", "tflite", "xml", "lambda_h5", "rgb_keras"):
+    for key in ("keras", "tflite", "xml", "lambda_h5", "rgb_keras", "lm"):
         source = models[key]
         names[key] = folder / source.name
         shutil.copy(source, names[key])
+        if key == "lm":                    # its record
+            shutil.copy(source.with_name(source.name + ".json"), folder / (source.name + ".json"))
         if source.suffix == ".xml":
             shutil.copy(source.with_suffix(".bin"), names[key].with_suffix(".bin"))
     names["corrupt_tflite"] = folder / "corrupt.tflite"

@@ -1,0 +1,71 @@
+"""``artspeed lm``: train, generate and bench from the command line, on a tiny model."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from artspeed.cli import main
+
+TINY = ["--layers", "1", "--context", "32", "--width", "32", "--steps", "3"]
+
+
+def _run(capsys, *args):
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def training(tmp_path_factory):
+    """The tiny model ``artspeed lm train`` saved, and the JSON it printed."""
+    out = tmp_path_factory.mktemp("lm") / "tiny.lm.h5"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["lm", "train", *TINY, "--out", str(out), "--json"]) == 0
+    return out, json.loads(printed.getvalue())
+
+
+@pytest.fixture(scope="module")
+def trained(training):
+    return training[0]
+
+
+def test_train_saves_the_model_and_reports_its_loss_beside_the_bigram(training):
+    out, record = training
+    assert out.is_file() and out.with_name(out.name + ".json").is_file()
+    assert record["model_path"] == str(out) and record["size_bytes"] == out.stat().st_size
+    assert record["steps"] == 3 and record["heldout_bits_per_char"] > 0
+    assert record["bigram_bits_per_char"] > 0 and record["sample"].startswith("def ")
+
+
+@pytest.mark.parametrize("runtime", ["keras", "openvino"])
+def test_generate_continues_the_prompt_and_times_it(trained, capsys, runtime):
+    payload = _run(capsys, "lm", "generate", str(trained), "--prompt", "import ",
+                   "--max-new-tokens", "5", "--runtime", runtime, "--json")
+    assert payload["prompt"] == "import " and len(payload["token_ids"]) == 5
+    assert payload["ttft_ms"] > 0 and payload["tpot_ms"]["p50"] > 0 and payload["kv_cache"]
+
+
+def test_greedy_text_is_the_same_in_both_runtimes_and_without_the_cache(trained, capsys):
+    texts = [_run(capsys, "lm", "generate", str(trained), "--prompt", "for i in",
+                  "--max-new-tokens", "8", *extra, "--json")["text"]
+             for extra in ([], ["--runtime", "openvino"], ["--no-kv-cache"])]
+    assert texts[0] == texts[1] == texts[2]
+
+
+def test_bench_reports_ttft_tpot_and_tokens_per_second_with_the_environment(trained, capsys):
+    payload = _run(capsys, "lm", "bench", str(trained), "--prompt-tokens", "8",
+                   "--new-tokens", "6", "--runs", "2", "--json")
+    assert payload["runs"] == 2 and payload["prompt_tokens"] == 8 and payload["new_tokens"] == 6
+    assert set(payload["tpot_ms"]) == {"p50", "p90"} and payload["tokens_per_s"] > 0
+    assert payload["ttft_ms"]["p50"] > 0 and payload["env"]["cpu_model"]
+
+
+def test_the_people_output_says_what_it_measured(trained, capsys):
+    assert main(["lm", "bench", str(trained), "--prompt-tokens", "8", "--new-tokens", "4",
+                 "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "TTFT" in out and "TPOT" in out and "tokens/s" in out
