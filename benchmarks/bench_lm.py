@@ -19,9 +19,16 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 4 minutes on 2 cor
    p50 of all later steps). Target: the stateful model's TPOT at most half Keras'.
    Greedy tokens against Keras over a few prompts, and the largest logit
    difference over a prefill and decode of held-out text.
+5. What generation costs, in Keras: prefill of a full context (256 tokens) and a
+   decode step at batch 1 and batch 8 on the roofline of ``artspeed.measure_machine_peak``
+   (``artspeed.prefill_decode_roofline``: intensity, attainable and measured GFLOP/s, the
+   bound computed from the ridge), and how cost grows with the text
+   (``artspeed.generation_costs``: TTFT, decode and recompute steps against the text's
+   length; whole generations against output length, with and without the cache).
 
 The environment is printed first; the model is saved to ``OUT/quick.lm.h5``.
-``--model FILE`` measures a saved model instead of training one (parts 2-4 only).
+``--model FILE`` measures a saved model instead of training one (parts 2-5 only);
+``--model FILE --costs-only`` runs part 5 alone (about a minute).
 """
 
 from __future__ import annotations
@@ -49,9 +56,18 @@ def main() -> None:
     parser.add_argument("--model", help="a saved .lm.h5 to measure instead of training one")
     parser.add_argument("--tpot-rounds", type=int, default=4,
                         help="interleaved generation rounds per form (the first untimed)")
+    parser.add_argument("--costs-only", action="store_true",
+                        help="with --model: only part 5 (the roofline and the cost curves)")
     args = parser.parse_args()
+    if args.costs_only and not args.model:
+        parser.error("--costs-only measures a saved model: give --model FILE")
     print(artspeed.environment())
     print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.costs_only:
+        lm = artspeed.load_lm(args.model)
+        print(f"loaded {lm!r} from {args.model}")
+        costs_part(lm)
+        return
     out = Path(args.out or tempfile.mkdtemp(prefix="artspeed-lm-"))
 
     corpus = artspeed.text_corpus()
@@ -90,6 +106,7 @@ def main() -> None:
     print(f"  sampled (temperature 0.8, top-k 20): {str(sampled)!r}")
 
     ov = openvino_part(lm, corpus, stateful, args)
+    costs_part(lm)
 
     lines = []
     if trained is not None:
@@ -163,6 +180,18 @@ def openvino_part(lm, corpus, stateful, args) -> dict:
         max_diff = max(max_diff, float(max(diffs)))
         print(f"  {form[0]} {form[1]}: max |logit diff| against Keras {max(diffs):.2e}")
     return {"tpot": tpot, "same": same, "max_diff": max_diff, "diff_tokens": text.shape[1]}
+
+
+def costs_part(lm) -> None:
+    """Part 5: prefill and decode on the measured roofline, and the cost-growth rows."""
+    roofline = artspeed.prefill_decode_roofline(lm, tokens=lm.context)
+    print(f"\nprefill ({lm.context} tokens) and decode on the roofline "
+          f"(medians of {roofline.repeats} interleaved rounds):")
+    print(roofline)
+    costs = artspeed.generation_costs(lm)
+    print(f"\nhow cost grows with the text ({costs.repeats} interleaved rounds, medians; "
+          f"steps over each text's last {costs.step_rounds} tokens):")
+    print(costs)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ from artspeed.measure.runtime_roofs import RuntimeRoofs
 __all__ = ["GenerationCosts", "generation_costs", "ForwardCost", "forward_cost",
            "RooflinePoint", "PrefillDecodeRoofline", "prefill_decode_roofline"]
 
-_OVERHEAD_SHARE = 0.5    # below this share of its roof, a point is called overhead-bound
+_NEAR_ROOF = 0.5          # at or above this share of its roof, the roof bounds a call
+_OVERHEAD_BOUND = 0.1     # below this share, its fixed per-call cost does
 
 
 def _check_lm(lm, what: str) -> CausalLM:
@@ -444,13 +445,16 @@ class PrefillDecodeRoofline(Result):
             if p.measured_flops_per_s > p.attainable_flops_per_s:
                 lines.append(f"  above its roof: its bytes came from cache, faster than the "
                              f"{self.bytes_per_s / 1e9:.1f} GB/s measured from memory.")
-            elif p.percent_of_attainable < 100 * _OVERHEAD_SHARE:
+            elif p.percent_of_attainable < 100 * _OVERHEAD_BOUND:
+                lines.append(f"  overhead-bound: the roofs allow {p.roof_ms:.3f} ms, it took "
+                             f"{p.measured_ms:.3f} ms; the call's fixed cost (Python, the "
+                             "runtime's dispatch, many small kernels) dominates, not its "
+                             "FLOPs or bytes.")
+            elif p.percent_of_attainable < 100 * _NEAR_ROOF:
                 share = 1 - p.roof_ms / p.measured_ms
-                lines.append(f"  the roofs allow {p.roof_ms:.3f} ms, it took "
-                             f"{p.measured_ms:.3f} ms: {share:.0%} of its time is neither "
-                             "arithmetic nor memory traffic but per-call overhead (dispatch, "
-                             "small kernels, and the softmax, LayerNorm and GELU the FLOPs "
-                             "leave out): overhead-bound.")
+                lines.append(f"  below half its roof: {share:.0%} of its time goes to what "
+                             "the count leaves out (the softmax, LayerNorm and GELU, kernels "
+                             "short of peak, dispatch).")
             else:
                 lines.append(f"  at {p.percent_of_attainable:.0f}% of its roof: "
                              f"{'arithmetic' if p.bound == 'compute' else 'memory traffic'} "
