@@ -19,8 +19,9 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 4 minutes on 2 cor
    p50 of all later steps). Target: the stateful model's TPOT at most half Keras'.
    Greedy tokens against Keras over a few prompts, and the largest logit
    difference over a prefill and decode of held-out text.
-5. What generation costs, in Keras: prefill of a full context (256 tokens) and a
-   decode step at batch 1 and batch 8 on the roofline of ``artspeed.measure_machine_peak``
+5. What generation costs, in Keras and in the stateful OpenVINO model: prefill of a full
+   context (256 tokens) and a decode step at batch 1 and batch 8 on the roofline of
+   ``artspeed.measure_machine_peak``
    (``artspeed.prefill_decode_roofline``: intensity, attainable and measured GFLOP/s, the
    bound computed from the ridge), and how cost grows with the text
    (``artspeed.generation_costs``: TTFT, decode and recompute steps against the text's
@@ -28,7 +29,7 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 4 minutes on 2 cor
 
 The environment is printed first; the model is saved to ``OUT/quick.lm.h5``.
 ``--model FILE`` measures a saved model instead of training one (parts 2-5 only);
-``--model FILE --costs-only`` runs part 5 alone (about a minute).
+``--model FILE --costs-only`` runs part 5 alone (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -183,15 +184,24 @@ def openvino_part(lm, corpus, stateful, args) -> dict:
 
 
 def costs_part(lm) -> None:
-    """Part 5: prefill and decode on the measured roofline, and the cost-growth rows."""
-    roofline = artspeed.prefill_decode_roofline(lm, tokens=lm.context)
-    print(f"\nprefill ({lm.context} tokens) and decode on the roofline "
-          f"(medians of {roofline.repeats} interleaved rounds):")
-    print(roofline)
-    costs = artspeed.generation_costs(lm)
-    print(f"\nhow cost grows with the text ({costs.repeats} interleaved rounds, medians; "
-          f"steps over each text's last {costs.step_rounds} tokens):")
-    print(costs)
+    """Part 5: prefill and decode on the measured roofline (Keras, and the stateful OpenVINO
+    model), and the cost-growth rows of each."""
+    peak = artspeed.measure_machine_peak()
+    batch = 8
+    models = {"Keras": (lm, lm),
+              "OpenVINO stateful": (artspeed.compile_lm(lm),
+                                    artspeed.compile_lm(lm, batch_size=batch))}
+    for name, (model, batched) in models.items():
+        roofline = artspeed.prefill_decode_roofline(model, peak, tokens=lm.context,
+                                                    batch_size=batch, batch_lm=batched)
+        print(f"\n{name}: prefill ({lm.context} tokens) and decode on the roofline "
+              f"(medians of {roofline.repeats} interleaved rounds):")
+        print(roofline)
+    for name, (model, _) in models.items():
+        costs = artspeed.generation_costs(model)
+        print(f"\n{name}: how cost grows with the text ({costs.repeats} interleaved rounds, "
+              f"medians; steps over each text's last {costs.step_rounds} tokens):")
+        print(costs)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ __all__ = ["GenerationCosts", "generation_costs", "ForwardCost", "forward_cost",
 
 _NEAR_ROOF = 0.5          # at or above this share of its roof, the roof bounds a call
 _OVERHEAD_BOUND = 0.1     # below this share, its fixed per-call cost does
+_DECODE_STEPS = 4         # decode steps timed per round: a text's last tokens, in a row
 
 
 def _check_lm(lm, what: str) -> CausalLM:
@@ -575,7 +576,9 @@ def prefill_decode_roofline(lm: CausalLM, roofs=None, *, tokens: int | None = No
     ``roofs``: a ``MachinePeak`` (default: ``measure_machine_peak()``, NumPy's float32
     matmul) or a ``RuntimeRoofs`` (its ``precision`` roof). FLOPs and bytes come from
     ``forward_cost``; the times are medians of ``repeats`` interleaved rounds (after one
-    untimed), each call after an untimed prefill of the text before it. ``batch_lm`` runs
+    untimed): the prefill of the text, and its last 4 tokens decoded in a row after an
+    untimed prefill of the rest (as ``generate`` decodes; the first step untimed), counted
+    as the step on ``tokens - 1`` cached tokens. ``batch_lm`` runs
     the batched decode (default ``lm``; a stateful OpenVINO model serves one batch size,
     so pass ``compile_lm(keras_lm, batch_size=batch_size)``).
     """
@@ -583,7 +586,7 @@ def prefill_decode_roofline(lm: CausalLM, roofs=None, *, tokens: int | None = No
     batch_lm = lm if batch_lm is None else _check_lm(batch_lm, "prefill_decode_roofline")
     if batch_lm.config != lm.config:
         raise InvalidArgumentError("batch_lm must be the same model as lm (its config differs)")
-    tokens = lm.context if tokens is None else _checks.whole_number("tokens", tokens, 2,
+    tokens = lm.context if tokens is None else _checks.whole_number("tokens", tokens, 3,
                                                                     lm.context)
     batch_size = _checks.whole_number("batch_size", batch_size, 2, 4096)
     precision = _checks.choice("precision", precision, ("f32", "bf16", "int8"))
@@ -602,17 +605,24 @@ def prefill_decode_roofline(lm: CausalLM, roofs=None, *, tokens: int | None = No
     ids = rng.integers(0, lm.vocab_size, (batch_size, tokens)).astype(np.int32)
     clock = time.perf_counter_ns
 
+    steps = min(_DECODE_STEPS, tokens - 2)     # the text's last tokens, decoded in a row
+
     def prefill():
         begin = clock()
         np.asarray(lm.prefill(ids[:1])[0])
-        return clock() - begin
+        return [clock() - begin]
 
     def decode(model, rows):
         def run():
-            _, past = model.prefill(ids[:rows, :-1])
-            begin = clock()
-            np.asarray(model.decode(ids[:rows, -1:], past, tokens - 1)[0])
-            return clock() - begin
+            first = tokens - steps - 1
+            _, past = model.prefill(ids[:rows, :first])
+            spent = []
+            for i in range(first, tokens):     # as generation does; the first step untimed
+                begin = clock()
+                logits, past = model.decode(ids[:rows, i:i + 1], past, i)
+                np.asarray(logits)
+                spent.append(clock() - begin)
+            return spent[1:]
         return run
 
     calls = {"prefill": (prefill, forward_cost(lm, tokens)),
@@ -622,9 +632,9 @@ def prefill_decode_roofline(lm: CausalLM, roofs=None, *, tokens: int | None = No
     times: dict = {name: [] for name in calls}
     for round_ in range(repeats + 1):        # interleaved; the first round is untimed
         for name, (run, _) in calls.items():
-            ns = run()
+            spent = run()
             if round_:
-                times[name].append(ns / 1e6)
+                times[name] += [ns / 1e6 for ns in spent]
     points = []
     for name, (_, cost) in calls.items():
         intensity = cost.flops_per_byte
