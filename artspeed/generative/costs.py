@@ -31,6 +31,7 @@ on the machine's measured roofline.
 
 from __future__ import annotations
 
+import html
 import math
 import statistics
 import time
@@ -495,9 +496,11 @@ class PrefillDecodeRoofline(Result):
         yield "findings", " ".join(line.strip() for line in self.findings())
 
     def _repr_html_(self) -> str:
-        return html_table(self._rows(), header=self._HEADER,
-                          caption=f"Prefill and decode on the roofline ({self.roofs}, ridge "
-                                  f"{self.ridge_flops_per_byte:.1f} FLOPs/byte)")
+        findings = "".join(f"<li>{html.escape(line.strip())}</li>" for line in self.findings())
+        return (html_table(self._rows(), header=self._HEADER,
+                           caption=f"Prefill and decode on the roofline ({self.roofs}, ridge "
+                                   f"{self.ridge_flops_per_byte:.1f} FLOPs/byte)")
+                + f"<ul>{findings}</ul>")
 
     def plot(self, ax=None):
         """The roofs (the compute roof and the bandwidth slope) with each call at its
