@@ -91,7 +91,8 @@ def test_the_stateless_ir_has_named_past_and_present(lm):
     assert inputs == ["tokens", "position", "past_key_0", "past_value_0", "past_key_1",
                       "past_value_1"]
     assert sorted(o.get_any_name() for o in model.outputs) == sorted(
-        ["logits"] + [f"present_{k}_{i}" for i in range(2) for k in ("key", "value")])
+        ["logits", "all_logits"] + [f"present_{k}_{i}" for i in range(2) for k in ("key", "value")])
+    assert model.output("all_logits").get_partial_shape().to_string() == f"[?,?,{len(VOCABULARY)}]"
     assert model.input("past_key_0").get_partial_shape().to_string() == "[?,2,?,16]"
     fixed = convert_lm(lm, cache="fixed", batch_size=3)
     assert fixed.input("past_key_0").get_partial_shape().to_string() == f"[3,2,{CONTEXT},16]"
@@ -100,7 +101,7 @@ def test_the_stateless_ir_has_named_past_and_present(lm):
 def test_make_stateful_leaves_tokens_and_position(lm):
     model = make_stateful(convert_lm(lm, batch_size=None))      # dynamic batch -> 1
     assert [i.get_any_name() for i in model.inputs] == ["tokens", "position"]
-    assert [o.get_any_name() for o in model.outputs] == ["logits"]
+    assert sorted(o.get_any_name() for o in model.outputs) == ["all_logits", "logits"]
     assert model.input("tokens").get_partial_shape().to_string() == "[1,?]"
     assert len(model.get_sinks()) == 2 * lm.layers
     with pytest.raises(ModelError, match="stateful already"):
@@ -126,6 +127,50 @@ def test_openvino_logits_equal_keras(form, compiled, lm, tokens):
     cached = generate(model, "def ", max_new_tokens=10)
     assert cached.token_ids == generate(model, "def ", max_new_tokens=10, kv_cache=False).token_ids
     assert cached.tpot_ms["p50"] > 0
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda f: f"{'stateful' if f[0] else 'stateless'}-{f[1]}")
+def test_extend_rewind_and_logits_equal_keras(form, compiled, lm, tokens):
+    model = compiled[form]
+    keras = lm.with_cache(form[1])
+    full = lm.logits(tokens).numpy()
+    np.testing.assert_allclose(model.logits(tokens), full, atol=ATOL, rtol=0)
+    _, past = model.prefill(tokens[:, :5])
+    _, keras_past = keras.prefill(tokens[:, :5])
+    logits, past = model.extend(tokens[:, 5:12], past, 5)         # seven tokens at once
+    keras_logits, keras_past = keras.extend(tokens[:, 5:12], keras_past, 5)
+    assert logits.shape == (1, 7, len(VOCABULARY))
+    np.testing.assert_allclose(logits, keras_logits.numpy(), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(logits, full[:, 5:12], atol=ATOL, rtol=0)
+    if form[0]:
+        assert past == 12 and model.logits(tokens[:, :3]).shape == (1, 3, len(VOCABULARY))
+    past = model.rewind(past, 8)                                  # forget tokens 8 .. 11
+    if not form[0] and form[1] == "growing":
+        assert past[0][0].shape == (1, lm.heads, 8, lm.head_dim)
+    # extend -> rewind -> extend and decode equal a fresh computation of the same text
+    again = tokens.copy()
+    again[:, 8:11] = (tokens[:, 8:11] + 1) % len(VOCABULARY)
+    fresh = lm.logits(again).numpy()
+    logits, past = model.extend(again[:, 8:11], past, 8)
+    np.testing.assert_allclose(logits, fresh[:, 8:11], atol=ATOL, rtol=0)
+    for t in range(11, 14):
+        logits, past = model.decode(again[:, t:t + 1], past, t)
+        np.testing.assert_allclose(logits, fresh[:, t], atol=ATOL, rtol=0)
+    assert np.isclose(artspeed.bits_per_char(model, again[0]),
+                      artspeed.bits_per_char(lm, again[0]), atol=1e-5)
+
+
+def test_a_stateful_model_does_not_rewind_forward(compiled, tokens):
+    model = compiled[(True, "growing")]
+    _, length = model.prefill(tokens[:, :4])
+    with pytest.raises(InvalidArgumentError, match="holds 4 tokens; it cannot rewind forward to 6"):
+        model.rewind(length, 6)
+    with pytest.raises(InvalidArgumentError, match="holds 4 tokens, so the next token is at "
+                                                   "position 4, not 3"):
+        model.extend(tokens[:, 3:6], length, 3)
+    assert model.rewind(length, 0) == 0
+    state = model._request.query_state()[0].state
+    assert state.shape[2] == 0
 
 
 def test_reset_state_starts_the_text_again(compiled, tokens):

@@ -251,6 +251,8 @@ class CausalLM:
     - ``prefill(tokens [B, T]) -> (logits [B, V], past)``: the logits after the last token;
     - ``decode(token [B, 1], past, position) -> (logits [B, V], present)``: one step;
     - ``next_logits(tokens [B, T]) -> [B, V]``: the same logits, recomputed without a cache;
+    - ``logits(tokens [B, T]) -> [B, T, V]``: the logits after each token, without a cache
+      (what ``bits_per_char`` scores);
     - ``extend(tokens [B, T], past, position) -> (logits [B, T, V], present)``: T new tokens
       on the cache, with the logits after **each** (what speculative decoding verifies with);
     - ``rewind(past, length) -> past``: the cache cut back to its first ``length``
@@ -264,6 +266,7 @@ class CausalLM:
 
     runtime = "keras"
     stateful = False
+    batch_size: int | None = None      # the one batch size the model takes, if it is static
     tokenizer: CharTokenizer
     config: dict
     cache: str = "growing"
@@ -518,21 +521,26 @@ def _ids(lm_or_tokenizer, text) -> np.ndarray:
     return np.asarray(text, dtype=np.int32).reshape(-1)
 
 
-def bits_per_char(lm: LanguageModel, text, *, max_chars: int | None = None,
+def bits_per_char(lm: CausalLM, text, *, max_chars: int | None = None,
                   batch_size: int = 16) -> float:
     """The model's cross-entropy on ``text`` (str or token ids), in bits per character.
 
     The text is cut into windows of ``context + 1`` characters that overlap by one,
     so every character after the first is predicted exactly once, from the ones
-    before it in its window (non-overlapping windows of predictions).
+    before it in its window (non-overlapping windows of predictions), with
+    ``lm.logits``: ``lm`` is any ``CausalLM``, Keras or OpenVINO (a model converted
+    for a static batch gets windows in groups of that size, the last one padded).
     ``max_chars`` scores only the start of the text.
     """
+    if not isinstance(lm, CausalLM):
+        raise InvalidArgumentError(f"bits_per_char needs a LanguageModel or an "
+                                   f"OpenVINOLanguageModel, got {type(lm).__name__}")
     ids = _ids(lm.tokenizer, text)
     if max_chars is not None:
         ids = ids[:_checks.whole_number("max_chars", max_chars, 2)]
     if len(ids) < 2:
         raise InvalidArgumentError("bits_per_char needs a text of at least 2 characters")
-    batch_size = _checks.whole_number("batch_size", batch_size)
+    batch_size = lm.batch_size or _checks.whole_number("batch_size", batch_size)
     n = lm.context
     starts = range(0, len(ids) - 1, n)
     full = [s for s in starts if s + n + 1 <= len(ids)]
@@ -540,9 +548,12 @@ def bits_per_char(lm: LanguageModel, text, *, max_chars: int | None = None,
 
     def score(windows):
         windows = np.asarray(windows, np.int32)
-        logits = lm.logits(windows[:, :-1])
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(windows[:, 1:], logits)
-        return float(tf.reduce_sum(losses)), int(np.prod(windows[:, 1:].shape))
+        rows = len(windows)
+        if lm.batch_size and rows < lm.batch_size:      # pad to the model's static batch
+            windows = np.concatenate([windows] + [windows[:1]] * (lm.batch_size - rows))
+        logits = lm.logits(windows[:, :-1])[:rows]
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(windows[:rows, 1:], logits)
+        return float(tf.reduce_sum(losses)), int(np.prod(windows[:rows, 1:].shape))
 
     for i in range(0, len(full), batch_size):
         s, c = score([ids[s:s + n + 1] for s in full[i:i + batch_size]])

@@ -3,16 +3,18 @@
 - ``convert_lm(lm)``: the model's ``step`` (one graph for prefill and decode) as an
   ``ov.Model`` with explicit inputs ``tokens [B, T]``, ``position`` (scalar) and
   ``past_key_i``/``past_value_i [B, heads, S, head_dim]``, and outputs ``logits [B, V]``
-  (after the last token) and ``present_key_i``/``present_value_i`` (**stateless**: the
-  cache goes in and out on every step);
+  (after the last token), ``all_logits [B, T, V]`` (after each new token) and
+  ``present_key_i``/``present_value_i`` (**stateless**: the cache goes in and out on
+  every step);
 - ``make_stateful(model)`` (or ``convert_lm(lm, stateful=True)``): OpenVINO's
   ``MakeStateful`` pass pairs each ``past_*`` input with its ``present_*`` output, so the
   cache lives in the runtime as variables and the inputs are only ``tokens`` and
   ``position`` (``reset_state()`` between prompts). The batch is made static first:
   a variable starts empty in every dynamic dimension, so a stateful model serves one
   batch size;
-- ``OpenVINOLanguageModel``: a compiled model with ``prefill``/``decode``/``next_logits``,
-  so ``artspeed.generate`` and ``decode_against_recompute`` run on it as on Keras;
+- ``OpenVINOLanguageModel``: a compiled model with the ``CausalLM`` calls (``prefill``,
+  ``decode``, ``next_logits``, ``extend``, ``rewind``, ``logits``), so ``artspeed.generate``,
+  ``decode_against_recompute`` and ``bits_per_char`` run on it as on Keras;
   ``compile_lm`` makes one from a ``LanguageModel``; ``save``/``load_lm_ir`` keep it as
   an IR with the language model's JSON record beside it.
 
@@ -83,8 +85,10 @@ def convert_lm(lm: LanguageModel, *, batch_size: int | None = 1, stateful: bool 
     >>> from artspeed.generative.text import CharTokenizer
     >>> lm = LanguageModel(decoder_lm(97, layers=1, context=16, width=32, heads=2), CharTokenizer())
     >>> m = convert_lm(lm)
-    >>> [i.get_any_name() for i in m.inputs], sorted(o.get_any_name() for o in m.outputs)
-    (['tokens', 'position', 'past_key_0', 'past_value_0'], ['logits', 'present_key_0', 'present_value_0'])
+    >>> [i.get_any_name() for i in m.inputs]
+    ['tokens', 'position', 'past_key_0', 'past_value_0']
+    >>> sorted(o.get_any_name() for o in m.outputs)
+    ['all_logits', 'logits', 'present_key_0', 'present_value_0']
     >>> [i.get_any_name() for i in convert_lm(lm, stateful=True).inputs]
     ['tokens', 'position']
     """
@@ -106,8 +110,8 @@ def convert_lm(lm: LanguageModel, *, batch_size: int | None = 1, stateful: bool 
 
     def step(tokens, position, *flat):
         past = tuple((flat[2 * i], flat[2 * i + 1]) for i in range(layers))
-        logits, present = lm._step(tokens, past, position)
-        named = {"logits": logits}
+        all_logits, present = lm._extend(tokens, past, position)
+        named = {"logits": all_logits[:, -1], "all_logits": all_logits}
         for i, (k, v) in enumerate(present):
             named[f"present_key_{i}"], named[f"present_value_{i}"] = k, v
         return named
@@ -148,7 +152,7 @@ def make_stateful(model, batch_size: int | None = None):
     The batch becomes static first (``batch_size``, else the model's own, else 1);
     then ``openvino.passes.MakeStateful`` turns each ``past_*`` input and its
     ``present_*`` output into one variable: the inputs left are ``tokens`` and
-    ``position``, the output ``logits``.
+    ``position``, the outputs ``logits`` and ``all_logits``.
     """
     ov = import_openvino()
     if not isinstance(model, ov.Model):
@@ -176,13 +180,16 @@ class OpenVINOLanguageModel(CausalLM):
     """A ``convert_lm`` model compiled for the CPU, with the ``generate`` contract.
 
     ``prefill(tokens [B, T]) -> (logits [B, V], past)``,
-    ``decode(token [B, 1], past, position) -> (logits, present)`` and
-    ``next_logits(tokens) -> logits`` (a full forward, no cache), on NumPy arrays.
+    ``decode(token [B, 1], past, position) -> (logits, present)``,
+    ``extend(tokens [B, T], past, position) -> (logits [B, T, V], present)``,
+    ``rewind(past, length)``, and ``next_logits(tokens) -> logits [B, V]`` and
+    ``logits(tokens) -> [B, T, V]`` (full forwards, no cache), on NumPy arrays.
     **Stateless**: ``past``/``present`` are the cache's arrays, passed in and out each
     step. **Stateful**: the cache is the infer request's state; ``prefill`` resets it
     (``reset_state()``) and runs the prompt in one infer, ``decode`` runs one token and
-    must continue where the state ends (``past`` is the state's length, as a marker);
-    ``next_logits`` uses a second request, so it leaves the state alone.
+    must continue where the state ends (``past`` is the state's length, as a marker),
+    as must ``extend``; ``rewind`` trims the state's variables; ``next_logits`` and
+    ``logits`` use a second request, so they leave the state alone.
 
     ``inference_precision`` is the INFERENCE_PRECISION_HINT (``"f32"`` by default, so
     tokens match Keras; ``None`` is OpenVINO's choice); ``hint``, ``threads`` and
@@ -223,6 +230,7 @@ class OpenVINOLanguageModel(CausalLM):
         self._length = 0                  # a stateful request's cached tokens
         self._past_names = _names(self.layers, "past")
         self._present_names = _names(self.layers, "present")
+        self._outputs = {n for port in model.outputs for n in port.get_names()}
 
     def __repr__(self) -> str:
         kind = "stateful" if self.stateful else "stateless"
@@ -271,12 +279,12 @@ class OpenVINOLanguageModel(CausalLM):
             inputs.update(zip(self._past_names, flat_past))
         return request.infer(inputs, share_inputs=True)
 
-    def _stateless(self, tokens, past, position):
+    def _stateless(self, tokens, past, position, output="logits"):
         flat = [t for pair in past for t in pair]
         out = self._infer(self._request, tokens, position, flat)
         present = tuple((out[self._present_names[2 * i]], out[self._present_names[2 * i + 1]])
                         for i in range(self.layers))
-        return out["logits"], present
+        return (out["logits"] if output == "logits" else self._all_logits(out)), present
 
     def prefill(self, tokens):
         """The logits after ``tokens`` ``[B, T]``, and the cache (stateful: its length)."""
@@ -295,10 +303,7 @@ class OpenVINOLanguageModel(CausalLM):
         token = self._tokens(token, position, length=1)
         if not self.stateful:
             return self._stateless(token, past, position)
-        if position != self._length:
-            raise InvalidArgumentError(
-                f"the stateful model's cache holds {self._length} tokens, so the next token is "
-                f"at position {self._length}, not {position}; prefill the text again")
+        self._check_position(position)
         logits = self._infer(self._request, token, position)["logits"]
         self._length += 1
         return logits, self._length
@@ -310,6 +315,66 @@ class OpenVINOLanguageModel(CausalLM):
             return self.prefill(tokens)[0]
         self._scratch.reset_state()
         return self._infer(self._scratch, tokens, 0)["logits"]
+
+    def _all_logits(self, out):
+        if "all_logits" not in self._outputs:
+            raise ModelError("this IR has no 'all_logits' output (it was converted by an older "
+                             "artspeed); convert it again with artspeed.convert_lm")
+        return out["all_logits"]
+
+    def logits(self, tokens):
+        """The logits after **each** of ``tokens`` ``[B, T]``, ``[B, T, V]``: a full forward
+        with an empty cache (a stateful model's state untouched, as in ``next_logits``)."""
+        tokens = self._tokens(tokens, 0)
+        if not self.stateful:
+            flat = self._empty_past(len(tokens))
+            return self._all_logits(self._infer(self._request, tokens, 0, flat))
+        self._scratch.reset_state()
+        return self._all_logits(self._infer(self._scratch, tokens, 0))
+
+    def extend(self, tokens, past, position):
+        """``tokens`` ``[B, T]`` at ``position`` onwards on the cache: ``(logits [B, T, V],
+        present)``, the logits after each new token. Stateful: the state must end at
+        ``position`` (as for ``decode``), and moves on by T."""
+        position = _checks.whole_number("position", int(position), 0, self.context - 1)
+        tokens = self._tokens(tokens, position)
+        if not self.stateful:
+            return self._stateless(tokens, past, position, "all_logits")
+        self._check_position(position)
+        logits = self._all_logits(self._infer(self._request, tokens, position))
+        self._length += tokens.shape[1]
+        return logits, self._length
+
+    def rewind(self, past, length: int):
+        """The cache cut back to its first ``length`` positions (the tokens after forgotten).
+
+        Stateless: the arrays sliced (a fixed-size cache as it is: the next step at
+        ``position=length`` masks and overwrites the rest). Stateful: each state variable
+        trimmed in the runtime (``query_state()``, ``state.state = ov.Tensor(...)``; a
+        fixed-size one stays), and the length it tracks set; returns that length.
+        """
+        length = _checks.whole_number("length", length, 0, self.context)
+        if not self.stateful:
+            if self.cache == "fixed":
+                return past
+            return tuple((np.asarray(k)[:, :, :length], np.asarray(v)[:, :, :length])
+                         for k, v in past)
+        if length > self._length:
+            raise InvalidArgumentError(f"the stateful model's cache holds {self._length} tokens; "
+                                       f"it cannot rewind forward to {length}")
+        if self.cache == "growing" and length < self._length:
+            ov = import_openvino()
+            for state in self._request.query_state():
+                kept = np.ascontiguousarray(state.state.data[:, :, :length])
+                state.state = ov.Tensor(kept)
+        self._length = length
+        return length
+
+    def _check_position(self, position: int) -> None:
+        if position != self._length:
+            raise InvalidArgumentError(
+                f"the stateful model's cache holds {self._length} tokens, so the next token is "
+                f"at position {self._length}, not {position}; prefill the text again")
 
     def save(self, path) -> Path:
         """Save the IR (``.xml`` and ``.bin``, ``artspeed.save_ir``) and the language model's
