@@ -204,7 +204,8 @@ def test_the_ir_saves_and_loads_with_its_record(compiled, lm, tokens, tmp_path):
     assert path.with_suffix(".bin").is_file()
     record = json.loads((tmp_path / "lm.xml.json").read_text())
     assert record["format"] == "artspeed-lm" and record["config"] == lm.config
-    assert record["openvino"] == {"stateful": True, "cache": "fixed", "batch_size": 1}
+    assert record["openvino"] == {"stateful": True, "cache": "fixed", "batch_size": 1,
+                                  "weights": "f32", "group_size": None}
     loaded = load_lm_ir(path)
     assert isinstance(loaded, OpenVINOLanguageModel) and loaded.stateful
     assert loaded.cache == "fixed" and loaded.tokenizer == lm.tokenizer

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from artspeed.core._exports import export
-from artspeed.generative import costs, generation, lm, openvino_lm, text, workflows
+from artspeed.generative import (
+    compression,
+    costs,
+    generation,
+    lm,
+    openvino_lm,
+    text,
+    workflows,
+)
 
-__all__ = export(globals(), text, lm, generation, openvino_lm, costs, workflows)
+__all__ = export(globals(), text, lm, generation, openvino_lm, compression, costs, workflows)

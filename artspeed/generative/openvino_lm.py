@@ -214,6 +214,9 @@ class OpenVINOLanguageModel(CausalLM):
                              f"{self.config['vocab_size']}")
         self.model, self.tokenizer, self.training = model, tokenizer, dict(training or {})
         self.cache = _rt(model, "cache", "growing")
+        self.weights = _rt(model, "weights", "f32")      # "int8"/"int4" after compress_lm
+        group = _rt(model, "group_size")
+        self.group_size = int(group) if group else None
         self.stateful = _rt(model, "stateful") == "true"
         batch = model.input("tokens").get_partial_shape()[0]
         self.batch_size = batch.get_length() if batch.is_static else None
@@ -235,14 +238,26 @@ class OpenVINOLanguageModel(CausalLM):
     def __repr__(self) -> str:
         kind = "stateful" if self.stateful else "stateless"
         batch = "dynamic batch" if self.batch_size is None else f"batch {self.batch_size}"
+        weights = "" if self.weights == "f32" else f", {self.weights} weights" + (
+            f" (groups of {self.group_size})" if self.group_size else "")
         return (f"<OpenVINOLanguageModel {kind}, {self.cache} cache, {batch}, "
-                f"{self.layers} layers, width {self.width}, context {self.context}>")
+                f"{self.layers} layers, width {self.width}, context {self.context}{weights}>")
 
     @property
     def weight_bytes(self) -> int:
         """Bytes of the model's constants (its weights, at their stored element types)."""
-        return int(sum(op.get_byte_size() for op in self.model.get_ops()
-                       if op.get_type_name() == "Constant"))
+        return int(sum(self.weight_bytes_by_type.values()))
+
+    @property
+    def weight_bytes_by_type(self) -> dict:
+        """Bytes of the model's constants per element type (``"f32"``, ``"f16"``, ``"u8"``,
+        ``"u4"``, ``"i4"``, ``"i32"``...): weights, their scales and zero points, and shapes."""
+        sizes: dict = {}
+        for op in self.model.get_ops():
+            if op.get_type_name() == "Constant":
+                kind = op.get_element_type().get_type_name()
+                sizes[kind] = sizes.get(kind, 0) + int(op.get_byte_size())
+        return dict(sorted(sizes.items(), key=lambda item: -item[1]))
 
     def reset_state(self) -> None:
         """Empty a stateful model's cache (a no-op when stateless)."""
@@ -382,7 +397,8 @@ class OpenVINOLanguageModel(CausalLM):
         path = Path(path)
         record = _lm_record(self, "openvino")
         record["openvino"] = {"stateful": self.stateful, "cache": self.cache,
-                              "batch_size": self.batch_size}
+                              "batch_size": self.batch_size, "weights": self.weights,
+                              "group_size": self.group_size}
         with signals_deferred():
             save_ir(self.model, path)
             record["weights_sha256"] = file_sha256(path)    # the .xml records its .bin
