@@ -88,6 +88,9 @@ def test_all_layers_compresses_embeddings_and_head_to_int4(lm, models):
     everything = compress_lm(lm, "int4", group_size=32, all_layers=True, stateful=False)
     assert "u8" not in everything.weight_bytes_by_type and not everything.stateful
     assert everything.weight_bytes < models["int4"].weight_bytes
+    half = compress_lm(lm, "int4", group_size=32, ratio=0.5)    # half the layers stay INT8
+    assert half.weight_bytes_by_type["u8"] > models["int4"].weight_bytes_by_type["u8"]
+    assert repr(half).endswith("int4 weights (groups of 32, ratio 0.5)>")
 
 
 def test_a_group_size_that_does_not_divide_is_refused_in_one_line(lm):

@@ -238,8 +238,11 @@ class OpenVINOLanguageModel(CausalLM):
     def __repr__(self) -> str:
         kind = "stateful" if self.stateful else "stateless"
         batch = "dynamic batch" if self.batch_size is None else f"batch {self.batch_size}"
+        ratio = _rt(self.model, "ratio")
+        detail = [f"groups of {self.group_size}"] if self.group_size else []
+        detail += [f"ratio {ratio}"] if ratio not in (None, "1.0") else []
         weights = "" if self.weights == "f32" else f", {self.weights} weights" + (
-            f" (groups of {self.group_size})" if self.group_size else "")
+            f" ({', '.join(detail)})" if detail else "")
         return (f"<OpenVINOLanguageModel {kind}, {self.cache} cache, {batch}, "
                 f"{self.layers} layers, width {self.width}, context {self.context}{weights}>")
 
