@@ -31,7 +31,7 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 8 minutes on 2 cor
    most 0.3x, INT4 at most 0.2x), held-out bits per character (INT8 within 2% of
    f32, INT4 within 5%), greedy tokens agreeing with f32 over 20 held-out prompts
    (INT8 at least 90%), and TPOT beside, from interleaved generations; with the
-   weight bytes against the CPU's L2 and L3 caches, to say whether TPOT can follow
+   weight bytes against the CPU's last-level cache, to say whether TPOT can follow
    the bytes.
 
 The environment is printed first; the model is saved to ``OUT/quick.lm.h5``.
@@ -223,21 +223,6 @@ def costs_part(lm) -> None:
         print(costs)
 
 
-def _cache_bytes() -> dict:
-    """{"L2": bytes, "L3": bytes} of cpu0's unified caches, from sysfs (empty if unknown)."""
-    sizes = {}
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level = (index / "level").read_text().strip()
-            kind = (index / "type").read_text().strip()
-            size = (index / "size").read_text().strip()
-        except OSError:
-            continue
-        if kind == "Unified" and size[-1:] in "KM":
-            sizes[f"L{level}"] = int(size[:-1]) * (1024 if size[-1] == "K" else 1 << 20)
-    return sizes
-
-
 def compression_part(lm, corpus, args) -> list:
     """Part 6: compare_compression, printed as a table; its target lines."""
     r = artspeed.compare_compression(lm, corpus.heldout_text, group_size=args.group_size,
@@ -277,23 +262,22 @@ def compression_part(lm, corpus, args) -> list:
             lines.append(f"[info] int4 greedy tokens agree with f32 on {r.agreement[p]:.1%} "
                          f"of positions ({r.identical_prompts[p]} of {r.prompts} prompts "
                          "identical; no target)")
-    caches = _cache_bytes()
     follows = all(r.tpot_ratio(p) > 1.1 for p in r.precisions if p != "f32")
-    where = ", ".join(f"{k} {v / 2**20:g} MiB" for k, v in caches.items()) or "unknown"
+    mib = r.weight_bytes["f32"] / 2**20
+    cache = "unknown" if r.cache_bytes is None else f"{r.cache_bytes / 2**20:g} MiB"
     if follows:
         lines.append(f"[info] TPOT follows the bytes: fewer weight bytes, faster decode "
-                     f"(f32 weights {r.weight_bytes['f32'] / 2**20:.2f} MiB; caches {where})")
+                     f"(f32 weights {mib:.2f} MiB; last-level cache {cache})")
+    elif r.weights_fit_in_cache:
+        lines.append(f"[info] TPOT does not follow the bytes on this model: even the f32 "
+                     f"weights ({mib:.2f} MiB) fit in the last-level cache ({cache}), so a "
+                     "decode step finds them in cache, not in memory; moving fewer bytes "
+                     "saves little, while unpacking the 8- and 4-bit weights in the kernels "
+                     "adds work. Decode follows bytes once the weights outgrow the cache")
     else:
-        fits = [k for k, v in caches.items() if r.weight_bytes["f32"] <= v]
-        why = (f"even the f32 weights ({r.weight_bytes['f32'] / 2**20:.2f} MiB) fit in the "
-               f"{fits[0]} cache ({where}): a decode step finds them in cache, not in memory, "
-               "so moving fewer bytes saves little, while unpacking the 8- and 4-bit weights "
-               "in the kernels adds work; decode follows bytes once the weights outgrow the "
-               "last-level cache"
-               if fits else f"the weights ({r.weight_bytes['f32'] / 2**20:.2f} MiB) exceed the "
-               f"caches ({where}), yet decode did not speed up: the kernels widening the packed "
-               "weights cost what the bytes saved")
-        lines.append(f"[info] TPOT does not follow the bytes on this model: {why}")
+        lines.append(f"[info] TPOT does not follow the bytes on this model, though the f32 "
+                     f"weights ({mib:.2f} MiB) exceed the last-level cache ({cache}): unpacking "
+                     "the 8- and 4-bit weights in the kernels costs what the bytes saved")
     return lines
 
 

@@ -168,6 +168,7 @@ def test_compare_compression_fields_are_sane(lm):
     assert all(abs(r.loss_ratio(p) - 1) < 0.05 for p in r.precisions)
     assert all(r.tpot_ms[p] > 0 for p in r.precisions) and r.group_size == 32
     assert r.prompts == 2 and r.max_chars == len(TEXT) and r.int4_mode == "INT4_SYM"
+    assert r.cache_bytes is None or r.weights_fit_in_cache == (r.weight_bytes["f32"] <= r.cache_bytes)
     data = json.loads(r.to_json())
     assert data["weight_bytes_by_type"]["int4"]["i4"] > 0
     assert repr(r).startswith("<CompressionComparison f32 ") and "; int4 0." in repr(r)

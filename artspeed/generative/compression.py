@@ -40,6 +40,7 @@ from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import import_openvino, nncf
+from artspeed.generative.costs import _cache_bytes
 from artspeed.generative.generation import generate
 from artspeed.generative.lm import LanguageModel, bits_per_char
 from artspeed.generative.openvino_lm import (
@@ -253,7 +254,14 @@ class CompressionComparison(Result):
     ratio: float = 1.0
     all_layers: bool = False
     int4_mode: str = INT4_MODE
+    cache_bytes: int | None = None      # the CPU's last-level cache (sysfs), None if unknown
     settings: dict = field(default_factory=dict)
+
+    @property
+    def weights_fit_in_cache(self) -> bool | None:
+        """Whether even the float weights fit in the last-level cache (None: size unknown):
+        then a decode step need not read them from memory, and fewer bytes save little."""
+        return None if self.cache_bytes is None else self.weight_bytes["f32"] <= self.cache_bytes
 
     def bytes_ratio(self, precision: str) -> float:
         """``precision``'s weight bytes over float's."""
@@ -364,4 +372,5 @@ def compare_compression(lm: LanguageModel, heldout_text: str, prompts=None, *,
         {p: m.weight_bytes_by_type for p, m in models.items()}, bpc, agreement, identical,
         {p: tpot_p50(runs[p]) for p in precisions}, len(prompts), max_new_tokens,
         min(max_chars, len(heldout_text)), rounds, used_group, float(ratio), bool(all_layers),
-        INT4_MODE, {"inference_precision": "f32", "stateful": True, "cache": lm.cache})
+        INT4_MODE, _cache_bytes(),
+        {"inference_precision": "f32", "stateful": True, "cache": lm.cache})
