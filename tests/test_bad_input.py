@@ -153,6 +153,8 @@ CLI_CASES = [
      "no record"),
     ("lm-generate-ir-in-keras", ["lm", "generate", "{xml}", "--prompt", "def ", "--runtime",
                                  "keras"], "OpenVINO"),
+    ("lm-compress-group-size", ["lm", "compress", "{lm}", "--precision", "int4",
+                                "--group-size", "5", "--out", "{dir}/lmc"], "does not divide"),
     ("lm-bench-past-context", ["lm", "bench", "{lm}", "--prompt-tokens", "30",
                                "--new-tokens", "10"], "context of 32"),
     ("lm-train-out-suffix", ["lm", "train", "--out", "{dir}/model.keras"], ".h5"),

@@ -69,3 +69,16 @@ def test_the_people_output_says_what_it_measured(trained, capsys):
                  "--runs", "1"]) == 0
     out = capsys.readouterr().out
     assert "TTFT" in out and "TPOT" in out and "tokens/s" in out
+
+
+def test_compress_saves_an_ir_that_generate_runs(trained, tmp_path, capsys):
+    payload = _run(capsys, "lm", "compress", str(trained), "--precision", "int4",
+                   "--group-size", "16", "--out", str(tmp_path), "--json")
+    xml = tmp_path / "tiny.lm-int4.xml"
+    assert payload["xml"] == str(xml) and xml.is_file() and xml.with_suffix(".bin").is_file()
+    assert payload["group_size"] == 16 and payload["bytes_ratio"] < 0.5
+    assert "i4" in payload["weight_bytes_by_type"] or "u4" in payload["weight_bytes_by_type"]
+    assert abs(payload["loss_change"]) < 0.5
+    generated = _run(capsys, "lm", "generate", str(xml), "--prompt", "def ",
+                     "--max-new-tokens", "4", "--json")
+    assert len(generated["token_ids"]) == 4

@@ -1,4 +1,4 @@
-"""``artspeed lm``: the language model's jobs, ``train``, ``generate`` and ``bench``.
+"""``artspeed lm``: the language model's jobs, ``train``, ``generate``, ``compress`` and ``bench``.
 
 >>> from artspeed.cli.app import build_parser
 >>> args = build_parser().parse_args(["lm", "generate", "m.lm.h5", "--prompt", "def "])
@@ -9,7 +9,14 @@
 from __future__ import annotations
 
 from artspeed.cli._args import _emit, _positive_int, _seed
-from artspeed.generative.workflows import LM_RUNTIMES, bench_lm, generate_file, train_and_save_lm
+from artspeed.generative.compression import WEIGHT_PRECISIONS
+from artspeed.generative.workflows import (
+    LM_RUNTIMES,
+    bench_lm,
+    compress_and_save_lm,
+    generate_file,
+    train_and_save_lm,
+)
 
 
 def _cmd_train(args) -> int:
@@ -44,6 +51,23 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _cmd_compress(args) -> int:
+    result = compress_and_save_lm(args.model, args.precision, out=args.out,
+                                  group_size=args.group_size, progress=not args.json)
+    groups = f", groups of {result.group_size}" if result.group_size else ""
+    by_type = ", ".join(f"{kind} {size:,}" for kind, size in result.weight_bytes_by_type.items())
+    _emit(args, result.to_dict(), [
+        f"weights      {result.precision}{groups} (nncf.compress_weights)",
+        f"bytes        {result.weight_bytes:,}, {result.bytes_ratio:.3f}x the float "
+        f"{result.float_weight_bytes:,} ({by_type})",
+        f"held out     {result.heldout_bits_per_char:.4f} bits/char against float "
+        f"{result.float_heldout_bits_per_char:.4f} ({result.loss_change:+.2%}) on "
+        f"{result.heldout_chars:,} characters",
+        f"saved        {result.xml} (run it: artspeed lm generate {result.xml} --prompt ...)",
+    ])
+    return 0
+
+
 def _cmd_bench(args) -> int:
     result = bench_lm(args.model, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
                       runtime=args.runtime, kv_cache=args.kv_cache, runs=args.runs)
@@ -73,7 +97,7 @@ def _add_model_arguments(parser) -> None:
 
 
 def _add_lm(commands) -> None:
-    lm = commands.add_parser("lm", help="a small language model: train, generate, bench")
+    lm = commands.add_parser("lm", help="a small language model: train, generate, compress, bench")
     jobs = lm.add_subparsers(dest="job", metavar="JOB", required=True)
 
     train = jobs.add_parser("train", help="train a character-level language model on the "
@@ -103,6 +127,18 @@ def _add_lm(commands) -> None:
     gen.add_argument("--seed", type=_seed, default=0)
     gen.add_argument("--json", action="store_true", help="print JSON only")
     gen.set_defaults(func=_cmd_generate, command="lm generate")
+
+    compress = jobs.add_parser("compress", help="compress the weights to int8 or int4 "
+                               "(nncf.compress_weights) and save an OpenVINO IR")
+    compress.add_argument("model", metavar="MODEL", help="the .lm.h5 that 'artspeed lm train' saved")
+    compress.add_argument("--precision", choices=WEIGHT_PRECISIONS, required=True)
+    compress.add_argument("--group-size", type=_positive_int, metavar="N",
+                          help="int4: input channels per scale (default 128; must divide "
+                          "every layer's)")
+    compress.add_argument("--out", required=True, metavar="DIR",
+                          help="the folder for the IR (NAME-PRECISION.xml, .bin and .json)")
+    compress.add_argument("--json", action="store_true", help="print JSON only")
+    compress.set_defaults(func=_cmd_compress, command="lm compress")
 
     bench = jobs.add_parser("bench", help="TTFT, TPOT and tokens/s over repeated generations")
     _add_model_arguments(bench)

@@ -9,6 +9,8 @@ raises ``ModelError`` in one line.
   ``runtime="openvino"`` (``compile_lm``), or an OpenVINO IR ``.xml``
   (``load_lm_ir``);
 - ``train_and_save_lm``: ``train_lm`` on the standard library's sources, saved;
+- ``compress_and_save_lm``: ``compress_lm`` (NNCF's ``compress_weights``) on a saved
+  model, saved as an IR, with its weight bytes and held-out loss beside the float model's;
 - ``bench_lm``: TTFT, TPOT (p50, p90) and tokens per second over repeated
   generations of a held-out prompt, with the environment.
 
@@ -32,14 +34,23 @@ from artspeed.core._result import Result
 from artspeed.core.config import fast_mode
 from artspeed.core.env import environment
 from artspeed.core.errors import InvalidArgumentError, ModelError
+from artspeed.generative.compression import WEIGHT_PRECISIONS, compress_lm
 from artspeed.generative.generation import Generation, generate
-from artspeed.generative.lm import CausalLM, TrainedLM, _lm_path, lm_steps, load_lm, train_lm
+from artspeed.generative.lm import (
+    CausalLM,
+    TrainedLM,
+    _lm_path,
+    bits_per_char,
+    lm_steps,
+    load_lm,
+    train_lm,
+)
 from artspeed.generative.openvino_lm import compile_lm, load_lm_ir
 from artspeed.generative.text import text_corpus
 from artspeed.measure.benchmarking import latency_stats
 
 __all__ = ["LM_RUNTIMES", "FULL_STEPS", "open_lm", "train_and_save_lm", "generate_file",
-           "heldout_prompt", "LMBench", "bench_lm"]
+           "CompressedLM", "compress_and_save_lm", "heldout_prompt", "LMBench", "bench_lm"]
 
 LM_RUNTIMES = ("keras", "openvino")
 FULL_STEPS = 4400                # train_and_save_lm(quick=False): four times the quick training
@@ -100,6 +111,76 @@ def generate_file(path, prompt: str, *, runtime: str | None = None, **options) -
     """``generate`` on the model saved at ``path`` (``open_lm(path, runtime=runtime)``);
     ``options`` are ``generate``'s (``max_new_tokens``, ``kv_cache``, ``temperature``, ...)."""
     return generate(open_lm(path, runtime=runtime), prompt, **options)
+
+
+SCORE_CHARS = 16_384             # held-out characters compress_and_save_lm scores (4,096 fast)
+
+
+@dataclass(frozen=True, repr=False)
+class CompressedLM(Result):
+    """A language model's weights compressed and saved as an IR, against its float weights."""
+
+    source: str
+    xml: str
+    precision: str                  # "int8" or "int4"
+    group_size: int | None
+    weight_bytes: int
+    float_weight_bytes: int
+    weight_bytes_by_type: dict
+    heldout_bits_per_char: float
+    float_heldout_bits_per_char: float
+    heldout_chars: int
+
+    @property
+    def bytes_ratio(self) -> float:
+        return self.weight_bytes / self.float_weight_bytes
+
+    @property
+    def loss_change(self) -> float:
+        """The held-out loss's relative change against float (0.01 is 1% higher)."""
+        return self.heldout_bits_per_char / self.float_heldout_bits_per_char - 1
+
+    def __repr__(self) -> str:
+        return (f"<CompressedLM {self.precision}: {self.bytes_ratio:.3f}x the float weight "
+                f"bytes, held-out loss {self.loss_change:+.2%}>")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "bytes_ratio": self.bytes_ratio,
+                "loss_change": self.loss_change}
+
+    def _html_rows(self):
+        yield "IR", self.xml
+        yield "weights", self.precision + (f", groups of {self.group_size}"
+                                           if self.group_size else "")
+        yield "weight bytes", f"{self.weight_bytes:,} ({self.bytes_ratio:.3f}x float)"
+        yield "held-out bits/char", (f"{self.heldout_bits_per_char:.4f} (float "
+                                     f"{self.float_heldout_bits_per_char:.4f})")
+
+
+def compress_and_save_lm(model, precision: str, *, out, group_size: int | None = None,
+                         progress: bool = False) -> CompressedLM:
+    """``compress_lm`` on the Keras model saved at ``model`` (an ``.h5``), saved to
+    ``out/<name>-<precision>.xml`` (a stateful IR, with its record), scored on held-out text
+    beside the float model (both in OpenVINO, f32 inference).
+
+    ``out`` is checked before anything loads; ``group_size`` is for int4 (default 128).
+    """
+    precision = _checks.choice("precision", precision, WEIGHT_PRECISIONS)
+    check_writable_dir(out)
+    path = Path(model)
+    if path.suffix != ".h5":
+        raise ModelError(f"'{path}' is not a Keras language model: compress the .h5 that "
+                         "artspeed lm train saved (an IR's weights may be compressed already)")
+    lm = load_lm(path)
+    compressed = compress_lm(lm, precision, group_size=group_size, progress=progress)
+    stem = path.name.removesuffix(".h5")
+    xml = compressed.save(Path(out) / f"{stem}-{precision}.xml")
+    floating = compile_lm(lm)
+    text = text_corpus().heldout_text[:4096 if fast_mode() else SCORE_CHARS]
+    return CompressedLM(
+        str(path), str(xml), precision, compressed.group_size, compressed.weight_bytes,
+        floating.weight_bytes, dict(compressed.weight_bytes_by_type),
+        bits_per_char(compressed, text), bits_per_char(floating, text), len(text))
 
 
 def heldout_prompt(tokens: int, *, offset: int = 0) -> str:
