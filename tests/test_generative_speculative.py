@@ -10,6 +10,7 @@ import artspeed
 from artspeed import (
     VOCABULARY,
     BatchGeneration,
+    CausalLM,
     CharTokenizer,
     Generation,
     InvalidArgumentError,
@@ -52,6 +53,25 @@ PROMPTS = ("def ", "import os", "x = [", "class A:")
 
 
 # speculative decoding
+
+@pytest.mark.parametrize("cache", ["growing", "fixed"])
+def test_propose_in_one_graph_is_the_decode_loop(target, cache):
+    lm = target.with_cache(cache)
+    tokens = lm.tokenizer.encode("import os, sys")[None]
+    _, past = lm.prefill(tokens[:, :-2])
+    ids, present = lm.propose(tokens[:, -2:], past, 12, 5)            # the graph's loop
+    looped, looped_present = CausalLM.propose(lm, tokens[:, -2:], past, 12, 5)   # Python's
+    assert np.asarray(ids).tolist() == looped.tolist() and looped.shape == (1, 5)
+    for (k, v), (lk, lv) in zip(present, looped_present):
+        np.testing.assert_allclose(k.numpy(), lk.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(v.numpy(), lv.numpy(), atol=1e-5, rtol=0)
+    if cache == "growing":                 # 14 tokens and four of the five ids
+        assert tuple(present[0][0].shape) == (1, lm.heads, 18, lm.head_dim)
+    text = np.concatenate([tokens, looped[:, :-1]], axis=1)
+    greedy = generate(lm, "import os, sys", max_new_tokens=5).token_ids
+    assert tuple(looped[0].tolist()) == greedy
+    assert np.argmax(lm.logits(text).numpy()[0, -1]) == looped[0, -1]
+
 
 @pytest.mark.parametrize("draft_tokens", [1, 3, 5])
 def test_speculative_tokens_are_the_targets_own(target, near_draft, draft_tokens):

@@ -27,8 +27,9 @@ so time a repeat (``benchmarks/bench_lm.py`` reports the second pass).
 (True, 8, 7)
 
 **Speculative decoding** (``generate(target, prompt, draft=small_lm, draft_tokens=4)``,
-greedy): each *round*, the draft proposes ``draft_tokens`` tokens greedily, one
-``decode`` at a time on its own cache; the target runs the last accepted token
+greedy): each *round*, the draft proposes ``draft_tokens`` tokens greedily on its
+own cache (``propose``: one ``decode`` per token, or in Keras one ``tf.function``
+that loops, which saves a call's overhead per token); the target runs the last accepted token
 and the proposals through **one** ``extend`` call, keeps the longest prefix of
 proposals that match its own greedy picks, plus its own next token (1 to
 ``draft_tokens + 1`` new tokens a round), and both caches ``rewind`` to the
@@ -397,12 +398,13 @@ def _run(lm: CausalLM, tokens: np.ndarray, budget: int, pick, kv_cache: bool):
 def _warm_speculative(target: CausalLM, draft: CausalLM, tokens: np.ndarray, k: int) -> None:
     """Call each function speculative decoding uses once, untimed (tf.functions trace)."""
     length = tokens.shape[1]
-    for model, new in ((target, k + 1), (draft, 2)):
+    for model in (target, draft):
         _, past = model.prefill(tokens)
-        if model is draft:
-            model.decode(tokens[:, -1:], past, length)
         past = model.rewind(past, 0)
-        np.asarray(model.extend(tokens[:, :min(new, length)], past, 0)[0])
+        if model is target:
+            np.asarray(model.extend(tokens[:, :min(k + 1, length)], past, 0)[0])
+        else:
+            model.propose(tokens[:, :1], past, 0, min(k, model.context - 1))
 
 
 def _speculate(target: CausalLM, draft: CausalLM, tokens: np.ndarray, budget: int, k_max: int):
@@ -426,21 +428,13 @@ def _speculate(target: CausalLM, draft: CausalLM, tokens: np.ndarray, budget: in
         k = min(k_max, budget - new - 1)          # the round's tokens, at most k + 1, fit
         proposals: list[int] = []
         if k:
-            feed = np.array([text[draft_len:]], np.int32)     # what the draft has not seen
-            if draft_past is None:
-                logits, draft_past = draft.prefill(feed)
-            elif feed.shape[1] == 1:
-                logits, draft_past = draft.decode(feed, draft_past, draft_len)
-            else:
-                logits, draft_past = draft.extend(feed, draft_past, draft_len)
-                logits = np.asarray(logits)[:, -1]
-            draft_len = n
-            proposals.append(int(np.argmax(np.asarray(logits)[0])))
-            while len(proposals) < k:
-                logits, draft_past = draft.decode(np.array([proposals[-1:]], np.int32),
-                                                  draft_past, draft_len)
-                draft_len += 1
-                proposals.append(int(np.argmax(np.asarray(logits)[0])))
+            if draft_past is None:                # the first round: the draft's prefill
+                _, draft_past = draft.prefill(np.array([text[:-1]], np.int32))
+                draft_len = n - 1
+            ids, draft_past = draft.propose(np.array([text[draft_len:]], np.int32),
+                                            draft_past, draft_len, k)
+            proposals = [int(t) for t in np.asarray(ids)[0]]
+            draft_len = n + k - 1                 # the last proposal is not on its cache
         logits, past = target.extend(np.array([text[-1:] + proposals], np.int32), past, n - 1)
         picks = np.argmax(np.asarray(logits)[0], axis=-1)          # the target's own, k + 1
         accepted = 0

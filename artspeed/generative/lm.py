@@ -257,6 +257,9 @@ class CausalLM:
       on the cache, with the logits after **each** (what speculative decoding verifies with);
     - ``rewind(past, length) -> past``: the cache cut back to its first ``length``
       positions (the tokens after are forgotten; a fixed-size cache only masks them);
+    - ``propose(tokens [B, T], past, position, count) -> (ids [B, count], present)``:
+      ``count`` greedy tokens after ``tokens`` (how a draft model proposes; one ``extend``
+      then a ``decode`` per token by default, one graph in ``LanguageModel``);
     - ``stateful``: True when the cache lives in the runtime, so ``past`` is only a marker
       and a ``decode`` continues from the state's end.
 
@@ -298,6 +301,19 @@ class CausalLM:
     def kv_cache_bytes(self, tokens: int, batch_size: int = 1) -> int:
         """Bytes of the float32 KV cache for ``tokens`` positions: 2 x layers x width x 4 each."""
         return 2 * self.layers * self.width * 4 * int(tokens) * int(batch_size)
+
+    def propose(self, tokens, past, position: int, count: int):
+        """``tokens`` ``[B, T]`` onto the cache at ``position``, then ``count`` greedy tokens:
+        ``(ids [B, count], present)``, each id fed back but the last (``present`` holds
+        ``position + T + count - 1`` positions)."""
+        logits, past = self.extend(tokens, past, position)
+        ids = [np.argmax(np.asarray(logits)[:, -1], axis=-1).astype(np.int32)]
+        position += np.shape(tokens)[1]
+        while len(ids) < count:
+            logits, past = self.decode(ids[-1][:, None], past, position)
+            ids.append(np.argmax(np.asarray(logits), axis=-1).astype(np.int32))
+            position += 1
+        return np.stack(ids, axis=1), past
 
     def past_shape(self, batch_size=None) -> list:
         """One cache tensor's shape, ``[B, heads, T, head_dim]``: ``T`` is ``None`` (growing)
@@ -358,6 +374,8 @@ class LanguageModel(CausalLM):
             tf.TensorSpec([None, 1], tf.int32, name="token"), self.past_spec(), position])
         self.extend = tf.function(self._extend,
                                   input_signature=[tokens, self.past_spec(), position])
+        self.propose = tf.function(self._propose, input_signature=[
+            tokens, self.past_spec(), position, tf.TensorSpec([], tf.int32, name="count")])
 
     def with_cache(self, cache: str) -> LanguageModel:
         """This model (the same weights) with a ``"growing"`` or ``"fixed"`` KV cache."""
@@ -383,6 +401,23 @@ class LanguageModel(CausalLM):
 
     def _extend(self, tokens, past, position):
         return self.model.run(tokens, past, position, fixed=self.cache == "fixed")
+
+    def _propose(self, tokens, past, position, count):
+        """``CausalLM.propose`` with the loop in the graph: one call, not one per token."""
+        fixed = self.cache == "fixed"
+        logits, past = self.model.run(tokens, past, position, fixed=fixed)
+        ids = tf.argmax(logits[:, -1:], axis=-1, output_type=tf.int32)         # [B, 1]
+        start = position + tf.shape(tokens)[1] - 1     # the position of ids[:, i] is start + i
+
+        def step(i, ids, past):
+            logits, past = self.model.run(ids[:, -1:], past, start + i, fixed=fixed)
+            return i + 1, tf.concat([ids, tf.argmax(logits, -1, output_type=tf.int32)], 1), past
+
+        invariants = tuple((tf.TensorShape(self.past_shape()),) * 2 for _ in past)
+        _, ids, past = tf.while_loop(lambda i, ids, past: i < count, step, (1, ids, past),
+                                     shape_invariants=(tf.TensorShape([]),
+                                                       tf.TensorShape([None, None]), invariants))
+        return ids, past
 
     def rewind(self, past, length: int):
         """``past`` cut back to its first ``length`` positions (a fixed-size cache as it is:
