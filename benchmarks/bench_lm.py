@@ -1,6 +1,6 @@
 """Issue 16's targets so far, on the tiny character-level language model, measured in one run.
 
-Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 8 minutes on 2 cores).
+Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 11 minutes on 2 cores).
 
 1. The quick training (``artspeed.train_lm`` on the standard library's sources):
    its time (target under 3 minutes on 2 cores) and its held-out bits per
@@ -33,17 +33,31 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 8 minutes on 2 cor
    (INT8 at least 90%), and TPOT beside, from interleaved generations; with the
    weight bytes against the CPU's last-level cache, to say whether TPOT can follow
    the bytes.
+7. Speculative decoding (``artspeed.generate(lm, prompt, draft=draft)``, greedy) with a
+   1-layer draft trained on the same text (``--draft FILE``, else trained with
+   ``train_lm(layers=1)`` and saved to ``OUT/draft.lm.h5``): plain and speculative
+   generations alternate over held-out prompts (the first round untimed); medians of
+   tokens per second (target 1.3x the target alone), whether the tokens are identical,
+   the acceptance rate (and over the first 24 tokens alone, before greedy text falls
+   into repeats), and the draft's TPOT beside the target's; in Keras and in OpenVINO
+   (stateful and stateless).
+8. Static batching (``artspeed.static_batching``): batch sizes 1, 2, 4 and 8 of
+   equally long held-out prompts, tokens per second (all rows), TPOT p50 and TTFT,
+   in Keras, OpenVINO stateless (a dynamic batch) and stateful (one model per batch
+   size), and whether every row's tokens equal its prompt's alone.
 
 The environment is printed first; the model is saved to ``OUT/quick.lm.h5``.
-``--model FILE`` measures a saved model instead of training one (parts 2-6 only);
-``--model FILE --costs-only`` runs part 5 alone (about 2 minutes), and
-``--model FILE --compression-only`` part 6 alone (about 2 minutes).
+``--model FILE`` measures a saved model instead of training one (parts 2-8 only);
+``--model FILE --costs-only`` runs part 5 alone (about 2 minutes),
+``--model FILE --compression-only`` part 6 alone (about 2 minutes), and
+``--decoding-only`` parts 7 and 8 alone (about 2 minutes with ``--draft FILE``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -51,6 +65,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import artspeed  # noqa: E402
+from artspeed.core._result import text_table  # noqa: E402
 
 PROMPT = "    def __init__(self"
 PROMPTS = (PROMPT, "import os\n", "class Parser:\n    ", "for i in range(", "    return ")
@@ -73,6 +88,14 @@ def main() -> None:
                         help="new tokens per prompt in part 6")
     parser.add_argument("--max-chars", type=int, default=32_768,
                         help="held-out characters scored in part 6")
+    parser.add_argument("--draft", help="a saved 1-layer .lm.h5 draft for speculative decoding "
+                                        "(default: train one, saved to OUT/draft.lm.h5)")
+    parser.add_argument("--draft-tokens", type=int, default=4,
+                        help="draft tokens proposed per speculative round")
+    parser.add_argument("--spec-rounds", type=int, default=3,
+                        help="interleaved speculative rounds over the prompts (the first untimed)")
+    parser.add_argument("--decoding-only", action="store_true",
+                        help="only parts 7 and 8: speculative decoding and static batching")
     args = parser.parse_args()
     if (args.costs_only or args.compression_only) and not args.model:
         parser.error("--costs-only and --compression-only measure a saved model: "
@@ -104,6 +127,12 @@ def main() -> None:
         lm.save(out / "quick.lm.h5")
         print(trained, f"({trained.record['precision']} training, {lm!r})")
 
+    if args.decoding_only:
+        lines = faster_decoding(lm, corpus, out, args)
+        print(f"\n== targets (this run; model in {args.model or out})")
+        for line in lines:
+            print(f"  {line}")
+        return
     cache = artspeed.decode_against_recompute(lm, rounds=args.rounds)
     print(cache)
     stateful = artspeed.compile_lm(lm)
@@ -158,6 +187,7 @@ def main() -> None:
         f"[{'met' if same else 'MISSED'}] greedy tokens identical with and without the cache",
         *compression,
     ]
+    lines += faster_decoding(lm, corpus, out, args)
     print(f"\n== targets (this run; model in {args.model or out})")
     for line in lines:
         print(f"  {line}")
@@ -279,6 +309,87 @@ def compression_part(lm, corpus, args) -> list:
                      f"weights ({mib:.2f} MiB) exceed the last-level cache ({cache}): unpacking "
                      "the 8- and 4-bit weights in the kernels costs what the bytes saved")
     return lines
+
+
+def faster_decoding(lm, corpus, out, args) -> list:
+    """Parts 7 and 8: speculative decoding against the target alone, and static batching."""
+    if args.draft:
+        draft = artspeed.load_lm(args.draft)
+        print(f"\ndraft: loaded {draft!r} from {args.draft}")
+    else:
+        trained = artspeed.train_lm(corpus, layers=1, context=lm.context, progress=False)
+        draft = trained.lm
+        draft.save(out / "draft.lm.h5")
+        print(f"\ndraft: {trained} ({draft!r}, saved to {out / 'draft.lm.h5'})")
+    prompts = artspeed.heldout_prompts(corpus.heldout_text, 6, chars=48)
+    pairs = {"keras": (lm, draft)}
+    for stateful in (True, False):
+        pairs["openvino " + ("stateful" if stateful else "stateless")] = (
+            artspeed.compile_lm(lm, stateful=stateful), artspeed.compile_lm(draft, stateful=stateful))
+    lines = []
+    for name, (target, small) in pairs.items():
+        lines.append(speculative(name, target, small, prompts, args))
+    for name, make in (("keras", lm),
+                       ("openvino stateless", artspeed.compile_lm(lm, stateful=False,
+                                                                  batch_size=None)),
+                       ("openvino stateful", lambda b: artspeed.compile_lm(lm, batch_size=b))):
+        batching = artspeed.static_batching(
+            make, artspeed.heldout_prompts(corpus.heldout_text, 8, chars=48),
+            max_new_tokens=args.new_tokens, repeats=2)
+        print(f"\nstatic batching, {name}: {batching.prompt_tokens}-token held-out prompts + "
+              f"{batching.new_tokens} tokens, each row identical to its prompt alone: "
+              f"{batching.identical}")
+        print(text_table(
+            [(b, f"{t:.0f}", f"{p50:.2f}", f"{ttft:.2f}") for b, t, p50, _, ttft in
+             batching.rows()], header=("batch", "tokens/s", "TPOT p50 (ms)", "TTFT (ms)")))
+        top = batching.tokens_per_s[-1] / batching.tokens_per_s[0]
+        lines.append(f"[{'met' if batching.identical else 'MISSED'}] static batching, {name}: "
+                     f"batch {batching.batch_sizes[-1]} gives {top:.1f}x the tokens/s of batch 1 "
+                     f"at {batching.tpot_p50_ms[-1] / batching.tpot_p50_ms[0]:.1f}x the TPOT; "
+                     f"rows identical to single prompts: {batching.identical}")
+    return lines
+
+
+def speculative(name, target, draft, prompts, args) -> str:
+    """Plain, speculative and draft-alone generations, alternating over the prompts."""
+    runs: dict = {"plain": [], "speculative": [], "draft": []}
+    same = True
+    for round_ in range(args.spec_rounds):          # round 0 is untimed
+        for prompt in prompts:
+            plain = artspeed.generate(target, prompt, max_new_tokens=args.new_tokens)
+            fast = artspeed.generate(target, prompt, max_new_tokens=args.new_tokens,
+                                     draft=draft, draft_tokens=args.draft_tokens)
+            alone = artspeed.generate(draft, prompt, max_new_tokens=args.new_tokens)
+            same &= fast.token_ids == plain.token_ids
+            if round_:
+                for key, g in (("plain", plain), ("speculative", fast), ("draft", alone)):
+                    runs[key].append(g)
+    plain_tps = statistics.median(g.tokens_per_s for g in runs["plain"])
+    fast_tps = statistics.median(g.tokens_per_s for g in runs["speculative"])
+    accepted = sum(g.accepted_tokens for g in runs["speculative"])
+    proposed = sum(g.proposed_tokens for g in runs["speculative"])
+    rounds = sum(g.rounds for g in runs["speculative"])
+    tpot = {key: statistics.median(ms for g in runs[key] for ms in g.decode_ms)
+            for key in ("plain", "draft")}
+    print(f"\nspeculative decoding, {name}: {len(prompts)} held-out prompts x "
+          f"{args.new_tokens} tokens, {args.spec_rounds - 1} interleaved rounds, "
+          f"{args.draft_tokens} draft tokens a round")
+    print(f"  target alone {plain_tps:.0f} tokens/s, with the draft {fast_tps:.0f} tokens/s "
+          f"({fast_tps / plain_tps:.2f}x); acceptance rate {accepted / proposed:.2f}, "
+          f"{(accepted + rounds) / rounds:.2f} tokens a round")
+    print(f"  TPOT p50: target {tpot['plain']:.2f} ms, draft {tpot['draft']:.2f} ms "
+          f"({tpot['draft'] / tpot['plain']:.2f}x); greedy tokens identical: {same}")
+    short = [artspeed.generate(target, p, max_new_tokens=24, draft=draft,
+                               draft_tokens=args.draft_tokens) for p in prompts]
+    print(f"  acceptance over the first 24 tokens only: "
+          f"{sum(g.accepted_tokens for g in short) / sum(g.proposed_tokens for g in short):.2f}"
+          f" (greedy text from this model soon repeats itself, which a draft predicts "
+          f"easily); e.g. {str(runs['speculative'][0])[-60:]!r}")
+    ratio = fast_tps / plain_tps
+    return (f"[{'met' if same and ratio >= 1.3 else 'MISSED'}] speculative decoding, {name}: "
+            f"{fast_tps:.0f} tokens/s against {plain_tps:.0f} for the target alone, "
+            f"{ratio:.2f}x (target 1.3x); greedy output identical: {same}; acceptance rate "
+            f"{accepted / proposed:.2f} ({args.draft_tokens} draft tokens a round)")
 
 
 if __name__ == "__main__":
