@@ -239,3 +239,9 @@ def test_the_static_batching_plot_labels_each_batch_size(target):
 def test_the_names_are_public():
     for name in ("BatchGeneration", "static_batching", "StaticBatching"):
         assert name in artspeed.__all__
+
+
+def test_a_stateful_model_cannot_be_its_own_draft(target):
+    stateful = artspeed.compile_lm(target)
+    with pytest.raises(InvalidArgumentError, match="cannot be its own draft"):
+        generate(stateful, "def ", draft=stateful)

@@ -281,6 +281,9 @@ def _check_draft(target: CausalLM, draft, draft_tokens, kv_cache: bool, temperat
         raise ModelError(f"the draft's context ({draft.context}) is shorter than the target's "
                          f"({target.context}); give a draft with a context of at least "
                          f"{target.context}")
+    if draft is target and target.stateful:
+        raise InvalidArgumentError("a stateful model cannot be its own draft: its one cache "
+                                   "would serve both; compile a second model for the draft")
     if not kv_cache:
         raise InvalidArgumentError("speculative decoding needs the KV cache; drop "
                                    "kv_cache=False or the draft")
