@@ -325,7 +325,8 @@ def faster_decoding(lm, corpus, out, args) -> list:
     pairs = {"keras": (lm, draft)}
     for stateful in (True, False):
         pairs["openvino " + ("stateful" if stateful else "stateless")] = (
-            artspeed.compile_lm(lm, stateful=stateful), artspeed.compile_lm(draft, stateful=stateful))
+            artspeed.compile_lm(lm, stateful=stateful),
+            artspeed.compile_lm(draft, stateful=stateful))
     lines = []
     for name, (target, small) in pairs.items():
         lines.append(speculative(name, target, small, prompts, args))
