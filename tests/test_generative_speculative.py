@@ -245,3 +245,20 @@ def test_a_stateful_model_cannot_be_its_own_draft(target):
     stateful = artspeed.compile_lm(target)
     with pytest.raises(InvalidArgumentError, match="cannot be its own draft"):
         generate(stateful, "def ", draft=stateful)
+
+
+@pytest.mark.parametrize("stateful", [True, False])
+def test_speculative_decoding_in_openvino_gives_the_keras_tokens(target, near_draft, stateful):
+    ov_target = artspeed.compile_lm(target, stateful=stateful)
+    ov_draft = artspeed.compile_lm(near_draft, stateful=stateful)
+    for prompt in ("def ", "x = " * 6):
+        keras = generate(target, prompt, max_new_tokens=12).token_ids
+        fast = generate(ov_target, prompt, max_new_tokens=12, draft=ov_draft, draft_tokens=4)
+        assert fast.token_ids == keras and 0 <= fast.acceptance_rate <= 1
+
+
+def test_static_batching_in_openvino_with_a_dynamic_batch(target):
+    dynamic = artspeed.compile_lm(target, stateful=False, batch_size=None)
+    batch = generate(dynamic, ["def f", "for i", "class"], max_new_tokens=8)
+    assert batch.token_ids == tuple(generate(target, p, max_new_tokens=8).token_ids
+                                    for p in ["def f", "for i", "class"])
