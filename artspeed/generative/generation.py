@@ -12,7 +12,8 @@ The metrics generative serving uses, defined once here:
 Each step is timed with ``time.perf_counter_ns``. A ``tf.function`` is traced
 on its first call; ``generate`` first calls the ones it will use once, untimed
 (``warmup=True``): ``prefill`` and one ``decode`` step on the prompt, or
-``next_logits`` without the cache. Their input signatures let that one trace serve
+``next_logits`` without the cache; with a draft, both models' ``prefill`` and
+``rewind``, the target's ``extend`` and the draft's ``propose``. Their input signatures let that one trace serve
 every prompt length, so TTFT is not tracing time. A growing cache still gives
 each step new shapes, and TensorFlow's oneDNN kernels prepare for a shape the
 first time they see it: a first generation's TPOT is higher than a repeat's,
