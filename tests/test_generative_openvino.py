@@ -1,5 +1,6 @@
 """The language model in OpenVINO: one step graph, stateless and stateful IRs, fixed-size cache."""
 
+import gc
 import json
 
 import numpy as np
@@ -254,3 +255,19 @@ def test_bad_input_is_refused_with_a_clear_message(compiled):
         convert_lm(model)
     with pytest.raises(InvalidArgumentError, match="needs a LanguageModel"):
         generate("model.xml", "def ")
+
+
+def test_a_compiled_model_owns_its_weights_when_its_keras_model_is_gone(tmp_path):
+    # convert_model copies the weights (share_weights=False): shared, the constants of a
+    # model converted from a LanguageModel freed at once pointed into freed memory, and a
+    # second such model computed garbage (NaN here, before the fix)
+    lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=32, heads=2),
+                                artspeed.CharTokenizer())
+    path = lm.save(tmp_path / "tiny.lm.h5")
+    tokens = np.arange(5, 13, dtype=np.int32)[None]
+    reference = lm.logits(tokens).numpy()[:, 3]
+    models = [artspeed.compile_lm(artspeed.load_lm(path)) for _ in range(3)]
+    gc.collect()
+    for model in models:
+        logits, _ = model.prefill(tokens[:, :4])
+        np.testing.assert_allclose(logits, reference, atol=1e-5, rtol=0)

@@ -171,7 +171,9 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
     folder, ``.tflite``, ``.xml``), an ``ov.Model`` or a ``tf.function`` with an
     input signature (or its concrete function). Keras models keep a
     dynamic batch axis (``?``); ``batch_size`` reshapes it to a static one
-    (``model.reshape``), which some kernels prefer. ``safe_mode=False`` loads
+    (``model.reshape``), which some kernels prefer. The ``ov.Model`` holds its own copy
+    of the weights (``share_weights=False``), so the Keras model may be freed while it
+    lives (shared, its constants would point into freed memory). ``safe_mode=False`` loads
     Keras files that hold code (see ``artspeed.load_model``). Taught in
     notebooks/08-openvino-deployment.
 
@@ -206,7 +208,7 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
         model = model.get_concrete_function()     # needs an input signature
     if isinstance(model, tf.types.experimental.ConcreteFunction):
         try:   # its inputs keep the TensorSpecs' names, its outputs a returned dict's keys
-            converted = ov.convert_model(model)
+            converted = ov.convert_model(model, share_weights=False)
         except Exception as exc:
             raise _conversion_error(exc, f"the tf.function {model.name}") from None
         return _reshaped(converted, batch_size)
@@ -214,7 +216,7 @@ def convert_model(model, *, batch_size: int | None = None, safe_mode: bool = Tru
     check_tf_keras_model(model, "artspeed.convert_model")
 
     try:
-        converted = ov.convert_model(model)
+        converted = ov.convert_model(model, share_weights=False)
     except Exception as exc:
         raise _conversion_error(exc, f"{model.name}") from None
     return _reshaped(converted, batch_size)
