@@ -82,3 +82,20 @@ def test_compress_saves_an_ir_that_generate_runs(trained, tmp_path, capsys):
     generated = _run(capsys, "lm", "generate", str(xml), "--prompt", "def ",
                      "--max-new-tokens", "4", "--json")
     assert len(generated["token_ids"]) == 4
+
+
+@pytest.mark.parametrize("runtime", ["keras", "openvino"])
+def test_a_draft_gives_the_same_greedy_text_and_says_what_it_accepted(trained, capsys, runtime):
+    args = ["lm", "generate", str(trained), "--prompt", "while ", "--max-new-tokens", "12",
+            "--runtime", runtime]
+    alone = _run(capsys, *args, "--json")
+    drafted = _run(capsys, *args, "--draft", str(trained), "--draft-tokens", "3", "--json")
+    assert drafted["token_ids"] == alone["token_ids"]
+    assert drafted["acceptance_rate"] == 1.0 and drafted["draft_tokens"] == 3   # its own draft
+
+
+def test_bench_runs_a_static_batch(trained, capsys):
+    payload = _run(capsys, "lm", "bench", str(trained), "--prompt-tokens", "8", "--new-tokens",
+                   "4", "--batch-size", "3", "--runs", "1", "--runtime", "openvino", "--json")
+    assert payload["batch_size"] == 3 and payload["runtime"] == "openvino"
+    assert payload["tokens_per_s"] > 0

@@ -38,10 +38,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    result = generate_file(args.model, args.prompt, runtime=args.runtime,
+    options = {} if args.draft is None else {"draft_tokens": args.draft_tokens}
+    result = generate_file(args.model, args.prompt, runtime=args.runtime, draft=args.draft,
                            max_new_tokens=args.max_new_tokens, kv_cache=args.kv_cache,
-                           temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+                           temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                           **options)
     cache = "KV cache" if result.kv_cache else "no KV cache"
+    if result.speculative:
+        cache += (f", draft {args.draft}: {result.acceptance_rate:.0%} of "
+                  f"{result.proposed_tokens} proposals accepted in {result.rounds} rounds")
     _emit(args, result.to_dict(), [
         str(result),
         f"-- {result.new_tokens} new tokens, {cache}: TTFT {result.ttft_ms:.2f} ms, TPOT p50 "
@@ -70,7 +75,7 @@ def _cmd_compress(args) -> int:
 
 def _cmd_bench(args) -> int:
     result = bench_lm(args.model, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
-                      runtime=args.runtime, kv_cache=args.kv_cache, runs=args.runs)
+                      batch_size=args.batch_size, runtime=args.runtime, kv_cache=args.kv_cache, runs=args.runs)
     env = result.env
     _emit(args, result.to_dict(), [
         f"model        {result.model} ({result.runtime}, "
@@ -125,6 +130,11 @@ def _add_lm(commands) -> None:
     gen.add_argument("--top-k", type=_positive_int, metavar="K",
                      help="sample among the K most likely only")
     gen.add_argument("--seed", type=_seed, default=0)
+    gen.add_argument("--draft", metavar="MODEL",
+                     help="speculative decoding (greedy): a smaller model trained on the same "
+                     "text proposes tokens, MODEL checks them in one step")
+    gen.add_argument("--draft-tokens", type=_positive_int, default=4, metavar="N",
+                     help="tokens the draft proposes a round (4)")
     gen.add_argument("--json", action="store_true", help="print JSON only")
     gen.set_defaults(func=_cmd_generate, command="lm generate")
 
@@ -146,6 +156,8 @@ def _add_lm(commands) -> None:
                        help="prompt length, cut from held-out text (64)")
     bench.add_argument("--new-tokens", type=_positive_int, default=64, metavar="N",
                        help="tokens to generate (64)")
+    bench.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
+                       help="prompts generated together as one static batch (1)")
     bench.add_argument("--runs", type=_positive_int, metavar="N",
                        help="timed generations after an untimed one (5; 2 with ARTSPEED_FAST=1)")
     bench.add_argument("--json", action="store_true", help="print JSON only")

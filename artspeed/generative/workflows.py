@@ -57,30 +57,37 @@ FULL_STEPS = 4400                # train_and_save_lm(quick=False): four times th
 SAMPLE_PROMPT = "def "
 
 
-def open_lm(path, *, runtime: str | None = None, hint: str = "latency",
+def open_lm(path, *, runtime: str | None = None, batch_size: int = 1, hint: str = "latency",
             inference_precision: str | None = "f32") -> CausalLM:
     """The language model saved at ``path``, ready to generate.
 
     ``.h5`` (with its ``.json`` record): the Keras ``LanguageModel``, or with
-    ``runtime="openvino"`` the same model compiled stateful (``compile_lm``).
-    ``.xml``: the OpenVINO IR (``load_lm_ir``), which runs in OpenVINO only.
-    ``runtime=None`` is the file's own runtime.
+    ``runtime="openvino"`` the same model compiled stateful for ``batch_size`` rows
+    (``compile_lm``). ``.xml``: the OpenVINO IR (``load_lm_ir``), which runs in
+    OpenVINO only, at the batch it was saved for. ``runtime=None`` is the file's own.
     """
     if runtime is not None:
         runtime = _checks.choice("runtime", runtime, LM_RUNTIMES)
+    batch_size = _checks.whole_number("batch_size", batch_size, 1, 4096)
     path = Path(path)
     if path.suffix == ".xml":
         if runtime == "keras":
             raise InvalidArgumentError(f"'{path}' is an OpenVINO IR, which runs in OpenVINO: "
                                        "use --runtime openvino, or give the Keras .h5")
-        return load_lm_ir(path, hint=hint, inference_precision=inference_precision)
+        model = load_lm_ir(path, hint=hint, inference_precision=inference_precision)
+        if model.batch_size not in (None, batch_size):
+            raise InvalidArgumentError(
+                f"'{path}' was saved for batch {model.batch_size}, not {batch_size}; give the "
+                "Keras .h5 (with --runtime openvino it is compiled for any batch)")
+        return model
     if path.suffix not in (".h5", ".json"):
         raise ModelError(f"'{path}' is not an artspeed language model: give the .h5 that "
                          "artspeed lm train saved (with its .json record beside it) or an "
                          "OpenVINO .xml that artspeed lm compress saved")
     lm = load_lm(path)
     if runtime == "openvino":
-        return compile_lm(lm, hint=hint, inference_precision=inference_precision)
+        return compile_lm(lm, batch_size=batch_size, hint=hint,
+                          inference_precision=inference_precision)
     return lm
 
 
@@ -107,10 +114,15 @@ def train_and_save_lm(out, *, quick: bool = True, layers: int = 4, context: int 
     return dataclasses.replace(trained, record=record)
 
 
-def generate_file(path, prompt: str, *, runtime: str | None = None, **options) -> Generation:
+def generate_file(path, prompt: str, *, runtime: str | None = None, draft=None,
+                  **options) -> Generation:
     """``generate`` on the model saved at ``path`` (``open_lm(path, runtime=runtime)``);
-    ``options`` are ``generate``'s (``max_new_tokens``, ``kv_cache``, ``temperature``, ...)."""
-    return generate(open_lm(path, runtime=runtime), prompt, **options)
+    ``draft``: a draft model's path for speculative decoding, opened the same way;
+    ``options`` are ``generate``'s (``max_new_tokens``, ``kv_cache``, ``draft_tokens``, ...)."""
+    lm = open_lm(path, runtime=runtime)
+    if draft is not None:
+        options["draft"] = open_lm(draft, runtime=runtime or lm.runtime)
+    return generate(lm, prompt, **options)
 
 
 SCORE_CHARS = 16_384             # held-out characters compress_and_save_lm scores (4,096 fast)
@@ -229,11 +241,14 @@ class LMBench(Result):
         yield "runs", self.runs
 
 
-def bench_lm(model, *, prompt_tokens: int = 64, new_tokens: int = 64, runtime: str | None = None,
-             kv_cache: bool = True, runs: int | None = None) -> LMBench:
+def bench_lm(model, *, prompt_tokens: int = 64, new_tokens: int = 64, batch_size: int = 1,
+             runtime: str | None = None, kv_cache: bool = True,
+             runs: int | None = None) -> LMBench:
     """Generate ``new_tokens`` greedily after ``prompt_tokens`` held-out characters, ``runs``
     times after one untimed run (5, 2 in fast mode); TTFT and tokens per second over the runs,
     TPOT over all their decode steps. ``model``: a path (``open_lm``) or a ``CausalLM``.
+    ``batch_size`` rows (each a different stretch of held-out text, equally long) run as one
+    static batch: tokens per second counts every row's.
 
     >>> from artspeed.generative.lm import LanguageModel, decoder_lm
     >>> from artspeed.generative.text import CharTokenizer
@@ -246,8 +261,10 @@ def bench_lm(model, *, prompt_tokens: int = 64, new_tokens: int = 64, runtime: s
                                                                                  1000)
     prompt_tokens = _checks.whole_number("prompt_tokens", prompt_tokens, 1, 1 << 16)
     new_tokens = _checks.whole_number("new_tokens", new_tokens, 1, 1 << 16)
+    batch_size = _checks.whole_number("batch_size", batch_size, 1, 4096)
     name = str(model) if isinstance(model, (str, Path)) else type(model).__name__
-    lm = open_lm(model, runtime=runtime) if isinstance(model, (str, Path)) else model
+    lm = (open_lm(model, runtime=runtime, batch_size=batch_size)
+          if isinstance(model, (str, Path)) else model)
     if not isinstance(lm, CausalLM):
         raise InvalidArgumentError(f"bench_lm needs a language model or its path, got "
                                    f"{type(model).__name__}")
@@ -255,13 +272,15 @@ def bench_lm(model, *, prompt_tokens: int = 64, new_tokens: int = 64, runtime: s
         raise InvalidArgumentError(
             f"{prompt_tokens} prompt tokens + {new_tokens} new ones pass the model's context of "
             f"{lm.context}; ask for at most {lm.context} in all")
-    prompt = heldout_prompt(prompt_tokens)
+    prompt = (heldout_prompt(prompt_tokens) if batch_size == 1 else
+              [heldout_prompt(prompt_tokens, offset=row * prompt_tokens)
+               for row in range(batch_size)])
     results = [generate(lm, prompt, max_new_tokens=new_tokens, kv_cache=kv_cache)
                for _ in range(runs + 1)][1:]
     ttft = latency_stats([g.ttft_ms for g in results])
     steps = [ms for g in results for ms in g.decode_ms]
     tpot = latency_stats(steps) if steps else {"p50": math.nan, "p90": math.nan}
-    return LMBench(name, lm.runtime, prompt_tokens, new_tokens, 1, bool(kv_cache), runs,
+    return LMBench(name, lm.runtime, prompt_tokens, new_tokens, batch_size, bool(kv_cache), runs,
                    {"p50": ttft["p50"], "p90": ttft["p90"]},
                    {"p50": tpot["p50"], "p90": tpot["p90"]},
                    statistics.median(g.tokens_per_s for g in results),
