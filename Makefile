@@ -39,7 +39,7 @@ lint: dev  ## ruff over the code, and import-linter's check of the layers (pypro
 # One pytest run: unit tests, docstring examples and every notebook (fast mode).
 # pytest exits 5 when it collects nothing; that is a failure here, and said so.
 test: lint  ## lint, unit tests, doctests and every notebook under nbval
-	@ARTSPEED_FAST=1 $(BIN)/python -m pytest tests artspeed --doctest-modules \
+	@ARTSPEED_FAST=1 $(BIN)/python -m pytest tests artspeed --doctest-modules --durations=25 \
 	    --nbval-lax notebooks; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests, which is a failure"; fi; \
 	  exit $$rc
