@@ -371,6 +371,27 @@ except KeyboardInterrupt:
     assert "interrupted cleanly" in result.stdout
 
 
+def test_ctrl_c_after_nncf_compiled_helper_models(tmp_path):
+    # nncf.compress_weights with ratio < 1 compiles helper models with
+    # openvino.compile_model, a Core each; freed, they left a freed signal stack
+    # installed and the next Ctrl-C crashed (exit 139) until artspeed ran NNCF in one_core()
+    code = """
+import gc, signal, artspeed
+lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=64, heads=2),
+                            artspeed.CharTokenizer())
+artspeed.compile_lm(lm)
+artspeed.compress_lm(lm, "int4", group_size=32, ratio=0.5)
+gc.collect()
+try:
+    signal.raise_signal(signal.SIGINT)
+except KeyboardInterrupt:
+    print("interrupted cleanly")
+"""
+    result = run_python(code)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "interrupted cleanly" in result.stdout
+
+
 def test_a_variant_without_a_batch_curve_is_noted_and_the_tour_goes_on(tiny_models):  # noqa: F811
     # A .tflite built for batch 1 only cannot be swept over batch sizes: its curve is
     # skipped with the reason, the other variants' curves are kept.

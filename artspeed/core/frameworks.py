@@ -19,6 +19,7 @@ order (TensorFlow before OpenVINO) and turns telemetry off.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -154,6 +155,30 @@ def openvino_core():
     if not _CORE:
         _CORE.append(import_openvino().Core())
     return _CORE[0]
+
+
+@contextlib.contextmanager
+def one_core():
+    """Within the block, ``openvino.compile_model`` compiles on the process's one Core.
+
+    NNCF compiles small helper models with ``openvino.compile_model``, which makes a
+    Core of its own at each call (``nncf.compress_weights`` with ``ratio`` below 1,
+    for one). Freed, such a Core leaves its freed signal stack installed (see
+    ``openvino_core``), and the process's next Ctrl-C crashed it. artspeed runs its
+    NNCF calls in this block.
+    """
+    ov = import_openvino()
+    original = ov.compile_model
+
+    def compile_model(model, device_name="AUTO", config=None):
+        return openvino_core().compile_model(model, device_name, {} if config is None
+                                             else config)
+
+    ov.compile_model = compile_model
+    try:
+        yield
+    finally:
+        ov.compile_model = original
 
 
 _AFTER_OPENVINO = ("openvino", "nncf")

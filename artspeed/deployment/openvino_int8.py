@@ -37,7 +37,7 @@ from artspeed.compress.qat import _is_quantized
 from artspeed.core import _checks
 from artspeed.core.data import Dataset, representative_samples
 from artspeed.core.errors import InvalidArgumentError, ModelError
-from artspeed.core.frameworks import check_tf_keras_model, import_openvino, nncf
+from artspeed.core.frameworks import check_tf_keras_model, import_openvino, nncf, one_core
 from artspeed.runtimes.ir import convert_model
 
 __all__ = ["calibration_dataset", "make_ignored_scope", "quantize_openvino",
@@ -165,7 +165,7 @@ def quantize_openvino(model, data, *, subset_size: int = 300, ignored_scope=None
     calibration = calibration_dataset(ir, data, subset_size, seed)
     scope = make_ignored_scope(ignored_scope, ir)
     try:
-        with _quiet(not progress):
+        with _quiet(not progress), one_core():
             return nncf.quantize(ir, calibration, subset_size=subset_size,
                                  preset=presets[preset],
                                  fast_bias_correction=fast_bias_correction, ignored_scope=scope)
@@ -211,7 +211,7 @@ def quantize_openvino_with_accuracy_control(model, dataset, *, max_drop: float =
         return hits / total
 
     scope = make_ignored_scope(ignored_scope, ir)
-    with _quiet(not progress):
+    with _quiet(not progress), one_core():
         return nncf.quantize_with_accuracy_control(
             ir, calibration, validation, validation_fn, max_drop=max_drop,
             subset_size=subset_size, ignored_scope=scope)

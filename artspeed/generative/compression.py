@@ -39,7 +39,7 @@ import numpy as np
 from artspeed.core import _checks
 from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
-from artspeed.core.frameworks import import_openvino, nncf
+from artspeed.core.frameworks import import_openvino, nncf, one_core
 from artspeed.generative.costs import _cache_bytes
 from artspeed.generative.generation import generate
 from artspeed.generative.lm import LanguageModel, bits_per_char
@@ -168,7 +168,7 @@ def compress_lm(lm, precision: str = "int8", *, group_size: int | None = None,
         options = {"mode": getattr(nncf.CompressWeightsMode, INT8_MODE)}
     quiet = contextlib.nullcontext() if progress else contextlib.redirect_stdout(io.StringIO())
     try:
-        with quiet:
+        with quiet, one_core():
             model = nncf.compress_weights(model, **options)
     except nncf.InvalidGroupSizeError as exc:
         raise _group_size_error(exc, group_size) from None
