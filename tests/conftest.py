@@ -78,3 +78,12 @@ def run_cli(*args, env_drop=(), timeout=300, **env_set):
     return run_python("import sys; from artspeed.cli import main; sys.exit(main(sys.argv[1:]))"
                       .replace("sys.argv[1:]", repr(list(args))), env_drop=env_drop,
                       timeout=timeout, **env_set)
+
+
+def tiny_lm(*, layers: int = 1, context: int = 32, width: int = 32, heads: int = 2,
+            seed: int = 0):
+    """An untrained character-level ``LanguageModel`` small enough for a unit test."""
+    tokenizer = artspeed.CharTokenizer()
+    return artspeed.LanguageModel(artspeed.decoder_lm(tokenizer.vocab_size, layers=layers,
+                                                      context=context, width=width, heads=heads,
+                                                      seed=seed), tokenizer)

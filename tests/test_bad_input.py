@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 from _inference_models import tiny_models  # noqa: F401  (a fixture)
-from conftest import run_cli
+from conftest import run_cli, tiny_lm
 
 import artspeed
 from artspeed.core.errors import ArtspeedError
@@ -174,8 +174,7 @@ def _models(tiny_models, tmp_path_factory):  # noqa: F811
     lambda_model.save(folder / "lambda.h5")
     rgb = artspeed.baseline_cnn((32, 32, 3), 10, width=2)
     artspeed.save_model(rgb, folder / "rgb.keras")
-    lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=16, heads=2),
-                                artspeed.CharTokenizer())
+    lm = tiny_lm(width=16)
     lm.save(folder / "tiny.lm.h5")
     data = tiny_models["tflite"].read_bytes()
     return {"keras": tiny_models["keras"], "tflite": tiny_models["tflite"],

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import run_python, tiny_lm
 
 import artspeed
 from artspeed import (
@@ -40,8 +40,7 @@ def trained(corpus):
 
 @pytest.fixture(scope="module")
 def untrained():
-    return LanguageModel(decoder_lm(len(VOCABULARY), layers=2, context=CONTEXT, width=32,
-                                    heads=2, seed=3), CharTokenizer())
+    return tiny_lm(layers=2, context=CONTEXT, seed=3)
 
 
 # the corpus and the tokenizer

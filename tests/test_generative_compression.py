@@ -5,14 +5,13 @@ import json
 import matplotlib
 import numpy as np
 import pytest
+from conftest import tiny_lm
 
 import artspeed
 from artspeed import (
     VOCABULARY,
-    CharTokenizer,
     CompressionComparison,
     InvalidArgumentError,
-    LanguageModel,
     ModelError,
     OpenVINOLanguageModel,
     bits_per_char,
@@ -20,7 +19,6 @@ from artspeed import (
     compile_lm,
     compress_lm,
     convert_lm,
-    decoder_lm,
     heldout_prompts,
     load_lm_ir,
 )
@@ -35,8 +33,7 @@ TEXT = "def f(x):\n    return x + 1\n\nclass A:\n    pass\n" * 6
 
 @pytest.fixture(scope="module")
 def lm():
-    return LanguageModel(decoder_lm(len(VOCABULARY), layers=1, context=CONTEXT, width=64,
-                                    heads=2, seed=7), CharTokenizer())
+    return tiny_lm(context=CONTEXT, width=64, seed=7)
 
 
 @pytest.fixture(scope="module")

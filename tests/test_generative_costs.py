@@ -5,6 +5,7 @@ import math
 import matplotlib
 import numpy as np
 import pytest
+from conftest import tiny_lm
 
 import artspeed
 from artspeed import (
@@ -30,8 +31,7 @@ CONTEXT = 32
 
 @pytest.fixture(scope="module")
 def lm():
-    return LanguageModel(decoder_lm(len(VOCABULARY), layers=1, context=CONTEXT, width=32,
-                                    heads=2, seed=1), CharTokenizer())
+    return tiny_lm(context=CONTEXT, seed=1)
 
 
 @pytest.fixture(scope="module")

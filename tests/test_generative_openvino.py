@@ -5,18 +5,17 @@ import json
 
 import numpy as np
 import pytest
+from conftest import tiny_lm
 
 import artspeed
 from artspeed import (
     VOCABULARY,
     CharTokenizer,
     InvalidArgumentError,
-    LanguageModel,
     ModelError,
     OpenVINOLanguageModel,
     compile_lm,
     convert_lm,
-    decoder_lm,
     generate,
     load_lm_ir,
     make_stateful,
@@ -30,8 +29,7 @@ PROMPTS = ("def ", "import os\n", "    return self.")
 
 @pytest.fixture(scope="module")
 def lm():
-    return LanguageModel(decoder_lm(len(VOCABULARY), layers=2, context=CONTEXT, width=32,
-                                    heads=2, seed=5), CharTokenizer())
+    return tiny_lm(layers=2, context=CONTEXT, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -261,8 +259,7 @@ def test_a_compiled_model_owns_its_weights_when_its_keras_model_is_gone(tmp_path
     # convert_model copies the weights (share_weights=False): shared, the constants of a
     # model converted from a LanguageModel freed at once pointed into freed memory, and a
     # second such model computed garbage (NaN here, before the fix)
-    lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=32, heads=2),
-                                artspeed.CharTokenizer())
+    lm = tiny_lm()
     path = lm.save(tmp_path / "tiny.lm.h5")
     tokens = np.arange(5, 13, dtype=np.int32)[None]
     reference = lm.logits(tokens).numpy()[:, 3]

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import tiny_lm
 
 import artspeed
 from artspeed import (
-    VOCABULARY,
     BatchGeneration,
     CausalLM,
     CharTokenizer,
@@ -26,8 +26,7 @@ CONTEXT = 32
 
 
 def _lm(seed=0, **shape):
-    shape = {"layers": 1, "context": CONTEXT, "width": 32, "heads": 2, **shape}
-    return LanguageModel(decoder_lm(len(VOCABULARY), seed=seed, **shape), CharTokenizer())
+    return tiny_lm(**{"context": CONTEXT, **shape}, seed=seed)
 
 
 @pytest.fixture(scope="module")
