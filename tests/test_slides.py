@@ -47,11 +47,17 @@ OUTLINE = [
     "Pruning: unstructured against structured",
     "Pruning at scale: MobileNetV2 on ImageNet",
     "Knowledge distillation",
+    "Generative inference",
+    "Iterative generation and the KV cache",
+    "Prefill against decode on the roofline",
+    "Weight-only compression",
+    "Speculative decoding",
     "The hands-on workbook",
     "References",
 ]
 FIGURES = ("vgg16_layers", "batch_sweep", "pareto", "quantization_mapping",
-           "quantization_grid", "pruning_masks", "distillation")
+           "quantization_grid", "pruning_masks", "distillation", "generation_costs",
+           "lm_roofline", "weight_compression")
 
 
 def _load_build_module():
