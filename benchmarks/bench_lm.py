@@ -40,7 +40,7 @@ Run: ``python benchmarks/bench_lm.py [--out runs/lm]`` (about 11 minutes on 2 co
    tokens per second (target 1.3x the target alone), whether the tokens are identical,
    the acceptance rate (and over the first 24 tokens alone, before greedy text falls
    into repeats), and the draft's TPOT beside the target's; in Keras and in OpenVINO
-   (stateful and stateless).
+   (stateful and stateless, and stateful with fixed-size caches, which rewind for free).
 8. Static batching (``artspeed.static_batching``): batch sizes 1, 2, 4 and 8 of
    equally long held-out prompts, tokens per second (all rows), TPOT p50 and TTFT,
    in Keras, OpenVINO stateless (a dynamic batch) and stateful (one model per batch
@@ -327,6 +327,10 @@ def faster_decoding(lm, corpus, out, args) -> list:
         pairs["openvino " + ("stateful" if stateful else "stateless")] = (
             artspeed.compile_lm(lm, stateful=stateful),
             artspeed.compile_lm(draft, stateful=stateful))
+    # a fixed-size cache rewinds for free (the positions after are masked, then overwritten);
+    # a growing stateful one copies its state variables to trim them
+    pairs["openvino stateful, fixed-size cache"] = (artspeed.compile_lm(lm, cache="fixed"),
+                                                    artspeed.compile_lm(draft, cache="fixed"))
     lines = []
     for name, (target, small) in pairs.items():
         lines.append(speculative(name, target, small, prompts, args))
