@@ -80,6 +80,49 @@ def run_cli(*args, env_drop=(), timeout=300, **env_set):
                       timeout=timeout, **env_set)
 
 
+_MANY = """
+import json, os, sys, tempfile
+from artspeed.cli import main
+
+results = {}
+for key, argv in json.loads(sys.argv[1]):
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        sys.stdout.flush(); sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(out.fileno(), 1); os.dup2(err.fileno(), 2)
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            sys.stdout.flush(); sys.stderr.flush()
+            os.dup2(saved[0], 1); os.dup2(saved[1], 2)
+            os.close(saved[0]); os.close(saved[1])
+        out.seek(0); err.seek(0)
+        results[key] = [code, out.read().decode(errors="replace"),
+                        err.read().decode(errors="replace")]
+print(json.dumps(results))
+"""
+
+
+def run_cli_many(commands: dict, timeout=900) -> dict:
+    """Run many ``artspeed`` commands one after another in one fresh interpreter.
+
+    ``commands``: ``{key: argv}``. Each command's descriptors 1 and 2 go to files of its
+    own, so each result, ``{key: (exit status, stdout, stderr)}``, holds all that
+    command printed, native lines included, as a user's terminal would.
+    A fresh interpreter per command costs seconds of imports each; this shares them.
+    """
+    import json
+
+    result = subprocess.run([sys.executable, "-c", _MANY, json.dumps(list(commands.items()))],
+                            capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL":
+                                 os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")})
+    assert result.returncode == 0, (result.returncode, result.stderr[-3000:])
+    return {key: tuple(value) for key, value in json.loads(result.stdout.splitlines()[-1]).items()}
+
+
 def tiny_lm(*, layers: int = 1, context: int = 32, width: int = 32, heads: int = 2,
             seed: int = 0):
     """An untrained character-level ``LanguageModel`` small enough for a unit test."""

@@ -26,7 +26,6 @@ from artspeed.core.frameworks import openvino_core, ov
 
 matplotlib.use("Agg")
 
-MARGIN = 125   # a layer timed while the machine was quieter than for its roofs
 
 INT8_KERNEL = re.compile(r"[iu]8", re.IGNORECASE)
 
@@ -219,7 +218,9 @@ def test_every_matmul_of_an_nncf_int8_model_is_placed():
 
 
 def test_percent_of_roof(roofs):
-    """Each precision this CPU has: one convolution, in (0, MARGIN] percent of its roof."""
+    """Each precision this CPU has: one convolution, its percent of its roof from its ops, time
+    and roof (how high it comes depends on the machine's load when each was timed: the
+    bench scripts report it, a test cannot bound it)."""
     assert "f32" in roofs.precisions
     for precision in roofs.precisions:
         model = conv_model(int8=precision == "int8")
@@ -230,9 +231,11 @@ def test_percent_of_roof(roofs):
             (layer,) = times.layers
             assert layer.precision == precision
             assert layer.roof_ops_per_s == roofs.ops_per_s(precision)
-            assert 0 < layer.percent_of_roof <= MARGIN, (precision, statistic, layer)
+            assert layer.percent_of_roof == pytest.approx(
+                100 * layer.ops / (layer.time_us * 1e-6) / roofs.ops_per_s(precision))
+            assert layer.percent_of_roof > 0, (precision, statistic, layer)
             assert times.summary()[precision]["ops"] == 2 * 56 * 56 * 16 * 16 * 9
-            assert 0 < times.percent_of_roof(precision) <= MARGIN
+            assert times.percent_of_roof(precision) == pytest.approx(layer.percent_of_roof)
             assert times.roofs == {p: roofs.ops_per_s(p) for p in roofs.precisions}
 
 

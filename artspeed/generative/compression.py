@@ -31,7 +31,6 @@ import contextlib
 import io
 import math
 import re
-import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +40,7 @@ from artspeed.core._result import Result, html_table
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import import_openvino, nncf, one_core
 from artspeed.generative.costs import _cache_bytes
-from artspeed.generative.generation import generate
+from artspeed.generative.generation import interleaved_generations, tpot_p50
 from artspeed.generative.lm import LanguageModel, bits_per_char
 from artspeed.generative.openvino_lm import (
     _RT,
@@ -55,8 +54,7 @@ from artspeed.generative.openvino_lm import (
 from artspeed.generative.text import CharTokenizer
 
 __all__ = ["compress_lm", "WEIGHT_PRECISIONS", "INT4_MODE", "heldout_prompts",
-           "interleaved_generations", "tpot_p50", "CompressionComparison",
-           "compare_compression"]
+           "CompressionComparison", "compare_compression"]
 
 WEIGHT_PRECISIONS = ("int8", "int4")     # what compress_lm takes (compare_compression: "f32" too)
 INT8_MODE = "INT8_ASYM"
@@ -201,37 +199,6 @@ def heldout_prompts(text: str, count: int = 20, *, chars: int = 32, seed: int = 
     rng = np.random.default_rng(_checks.seed(seed))
     picked = rng.choice(len(starts), size=count, replace=count > len(starts))
     return tuple(text[starts[i]:starts[i] + chars] for i in picked)
-
-
-def interleaved_generations(models: dict, prompts, *, max_new_tokens: int = 64,
-                            rounds: int = 3) -> dict:
-    """Greedy ``generate`` of every prompt by every model, interleaved: round by round,
-    prompt by prompt, model by model (so a drift in the machine's speed hits them all).
-
-    Returns ``{name: [round][prompt] Generation}``. Round 0 is the warm-up (every shape
-    met once): time from round 1 on, with ``tpot_p50``.
-    """
-    if not isinstance(models, dict) or not models:
-        raise InvalidArgumentError("models must be a non-empty dict of name -> CausalLM")
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    if not prompts:
-        raise InvalidArgumentError("give at least one prompt")
-    rounds = _checks.whole_number("rounds", rounds, 1, 1000)
-    runs: dict = {name: [[] for _ in range(rounds)] for name in models}
-    for round_ in range(rounds):
-        for prompt in prompts:
-            for name, model in models.items():
-                runs[name][round_].append(generate(model, prompt, max_new_tokens=max_new_tokens))
-    return runs
-
-
-def tpot_p50(rounds) -> float:
-    """The median decode step (ms) over ``interleaved_generations``' rounds after the first
-    (all rounds when there is only one)."""
-    rounds = list(rounds)
-    timed = rounds[1:] or rounds
-    steps = [ms for generations in timed for g in generations for ms in g.decode_ms]
-    return statistics.median(steps) if steps else math.nan
 
 
 @dataclass(frozen=True, repr=False)

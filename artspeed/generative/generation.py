@@ -63,6 +63,7 @@ them with ``logits``, in interleaved rounds.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -75,7 +76,8 @@ from artspeed.generative.lm import CausalLM
 from artspeed.measure.benchmarking import latency_stats
 
 __all__ = ["Generation", "BatchGeneration", "generate", "check_prompt", "StaticBatching",
-           "static_batching", "CacheSpeedup", "decode_against_recompute"]
+           "static_batching", "interleaved_generations", "tpot_p50", "CacheSpeedup",
+           "decode_against_recompute"]
 
 MAX_NEW_TOKENS = 1 << 20
 MAX_DRAFT_TOKENS = 64
@@ -562,6 +564,37 @@ def static_batching(lm, prompts, *, batch_sizes=(1, 2, 4, 8), max_new_tokens: in
         tuple(latency_stats([ms for g in runs[b] for ms in g.decode_ms])["p90"] for b in sizes),
         tuple(float(np.median([g.ttft_ms for g in runs[b]])) for b in sizes),
         first.prompt_tokens, first.new_tokens, repeats, models[sizes[0]].runtime, identical)
+
+
+def interleaved_generations(models: dict, prompts, *, max_new_tokens: int = 64,
+                            rounds: int = 3) -> dict:
+    """Greedy ``generate`` of every prompt by every model, interleaved: round by round,
+    prompt by prompt, model by model (so a drift in the machine's speed hits them all).
+
+    Returns ``{name: [round][prompt] Generation}``. Round 0 is the warm-up (every shape
+    met once): time from round 1 on, with ``tpot_p50``.
+    """
+    if not isinstance(models, dict) or not models:
+        raise InvalidArgumentError("models must be a non-empty dict of name -> CausalLM")
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not prompts:
+        raise InvalidArgumentError("give at least one prompt")
+    rounds = _checks.whole_number("rounds", rounds, 1, 1000)
+    runs: dict = {name: [[] for _ in range(rounds)] for name in models}
+    for round_ in range(rounds):
+        for prompt in prompts:
+            for name, model in models.items():
+                runs[name][round_].append(generate(model, prompt, max_new_tokens=max_new_tokens))
+    return runs
+
+
+def tpot_p50(rounds) -> float:
+    """The median decode step (ms) over ``interleaved_generations``' rounds after the first
+    (all rounds when there is only one)."""
+    rounds = list(rounds)
+    timed = rounds[1:] or rounds
+    steps = [ms for generations in timed for g in generations for ms in g.decode_ms]
+    return statistics.median(steps) if steps else math.nan
 
 
 @dataclass(frozen=True, repr=False)
