@@ -349,11 +349,24 @@ def test_a_second_tour_in_the_same_out_is_refused(failing_tour, tiny_data):
         assert (out / ".tour.lock").exists()
 
 
+def _ctrl_c_is_clean_after(code: str) -> None:
+    """Run ``code`` in a fresh interpreter, then Ctrl-C it: a KeyboardInterrupt, no crash."""
+    result = run_python(code + """
+import signal
+try:
+    signal.raise_signal(signal.SIGINT)
+except KeyboardInterrupt:
+    print("interrupted cleanly")
+""")
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "interrupted cleanly" in result.stdout
+
+
 def test_ctrl_c_after_openvino_predictors_are_freed_out_of_order(tmp_path):
     # Each ov.Core's CPU plugin installs an alternate signal stack and frees it with the
     # Core; freed out of order, a dangling stack crashed the next Ctrl-C (exit 139).
     code = """
-import gc, signal, numpy as np, artspeed
+import gc, numpy as np, artspeed
 model = artspeed.baseline_cnn(width=2)
 first = artspeed.compile_model(model, hint="latency", inference_precision="bf16")
 first.compiled_model()
@@ -361,14 +374,8 @@ second = artspeed.compile_model(model, hint="throughput", streams=2, requests=3,
 second(np.zeros((1, 28, 28, 1), np.float32))
 del first; gc.collect()
 del second; gc.collect()
-try:
-    signal.raise_signal(signal.SIGINT)
-except KeyboardInterrupt:
-    print("interrupted cleanly")
 """
-    result = run_python(code)
-    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
-    assert "interrupted cleanly" in result.stdout
+    _ctrl_c_is_clean_after(code)
 
 
 def test_ctrl_c_after_nncf_compiled_helper_models(tmp_path):
@@ -376,20 +383,14 @@ def test_ctrl_c_after_nncf_compiled_helper_models(tmp_path):
     # openvino.compile_model, a Core each; freed, they left a freed signal stack
     # installed and the next Ctrl-C crashed (exit 139) until artspeed ran NNCF in one_core()
     code = """
-import gc, signal, artspeed
+import gc, artspeed
 lm = artspeed.LanguageModel(artspeed.decoder_lm(97, layers=1, context=32, width=64, heads=2),
                             artspeed.CharTokenizer())
 artspeed.compile_lm(lm)
 artspeed.compress_lm(lm, "int4", group_size=32, ratio=0.5)
 gc.collect()
-try:
-    signal.raise_signal(signal.SIGINT)
-except KeyboardInterrupt:
-    print("interrupted cleanly")
 """
-    result = run_python(code)
-    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
-    assert "interrupted cleanly" in result.stdout
+    _ctrl_c_is_clean_after(code)
 
 
 def test_a_variant_without_a_batch_curve_is_noted_and_the_tour_goes_on(tiny_models):  # noqa: F811
