@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from _inference_models import tiny_models  # noqa: F401  (a session fixture)
-from conftest import run_cli
+from conftest import run_cli, run_cli_many
 
 import artspeed
 from artspeed.core.errors import InvalidArgumentError
@@ -179,12 +179,14 @@ def test_cli_bench_errors_are_one_line(tmp_path, tiny_models):  # noqa: F811
         (["--duration", "0"], "above 0"), (["--iterations", "-3"], ">= 1"),
         (["--runtime", "onnx"], "invalid choice"),
     ]
-    for extra, message in cases:
-        done = run_cli("bench", str(tiny_models["tflite"]), *extra)
-        assert done.returncode == 2 and message in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
-    for path, message in ((junk, "not a TFLite model"), (tmp_path / "x.onnx", "does not exist"),
-                          (tiny_models["xml_fixed"], "fixed batch")):
-        done = run_cli("bench", str(path), "--batch-size", "2", "--iterations", "2")
-        assert done.returncode == 2 and message in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr
+    commands = {str(i): ["bench", str(tiny_models["tflite"]), *extra]
+                for i, (extra, _) in enumerate(cases)}
+    files = ((junk, "not a TFLite model"), (tmp_path / "x.onnx", "does not exist"),
+             (tiny_models["xml_fixed"], "fixed batch"))
+    commands.update({str(len(cases) + i): ["bench", str(path), "--batch-size", "2", "--iterations", "2"]
+                     for i, (path, _) in enumerate(files)})
+    done = run_cli_many(commands)
+    for i, (_, message) in enumerate([*cases, *files]):
+        code, _, stderr = done[str(i)]
+        assert code == 2 and message in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_cli_many
 
 import artspeed
 from artspeed.cli import main
@@ -90,15 +90,16 @@ def test_cli_prune_bad_input_is_one_line(args, match, saved_model, tmp_path, cap
 
 
 def test_cli_bad_files_are_one_line(tmp_path, saved_model):
-    result = run_cli("prune", str(tmp_path / "none.keras"), "--sparsity", "0.5", "--out",
-                     str(tmp_path / "p.keras"))
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and "does not exist" in lines[0]
-    result = run_cli("distill", str(saved_model), "--out", str(tmp_path / "s.tflite"))
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and "out must name a .keras" in lines[0]
-    result = run_cli("distill", str(saved_model), "--alpha", "3", "--out", str(tmp_path / "s.keras"))
-    assert result.returncode == 2 and "alpha must be a fraction in [0, 1]" in result.stderr
+    done = run_cli_many({
+        "does not exist": ["prune", str(tmp_path / "none.keras"), "--sparsity", "0.5", "--out",
+                           str(tmp_path / "p.keras")],
+        "out must name a .keras": ["distill", str(saved_model), "--out",
+                                   str(tmp_path / "s.tflite")],
+        "alpha must be a fraction in [0, 1]": ["distill", str(saved_model), "--alpha", "3",
+                                               "--out", str(tmp_path / "s.keras")]})
+    for message, (code, _, stderr) in done.items():
+        lines = stderr.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and message in lines[0], stderr
 
 
 def test_cli_keras3_file_is_refused(tmp_path):
