@@ -20,6 +20,7 @@ from artspeed import __version__
 from artspeed.cli.lm import _add_lm
 from artspeed.cli.measure import _add_bench, _add_profile, _add_tour
 from artspeed.cli.models import _add_deploy, _add_distill, _add_prune, _add_quantize, _add_train
+from artspeed.cli.serving import _add_serve
 from artspeed.core._stderr import cli_stderr
 from artspeed.core.errors import ArtspeedError, first_line, one_line
 
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 # sets func=_cmd_<name> (in _cli_measure.py or _cli_models.py). Append new ones here,
 # in chapter order.
 _SUBCOMMANDS = [_add_train, _add_profile, _add_bench, _add_quantize, _add_prune, _add_distill,
-                _add_tour, _add_deploy, _add_lm]
+                _add_tour, _add_deploy, _add_lm, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ is imported, so this module must run before ``import tensorflow``:
 Every artspeed module gets the frameworks from here, as stand-ins that import
 the real module on first use (``tf``, ``tf_keras``, ``tfmot``, ``ov``,
 ``nncf``), so ``import artspeed`` loads none of them. The gate keeps their
-order (TensorFlow before OpenVINO) and turns telemetry off.
+order (TensorFlow before OpenVINO) and turns telemetry off, Ray's usage reporting
+included (``ray``).
 
 >>> import os, artspeed
 >>> os.environ["TF_USE_LEGACY_KERAS"]
@@ -181,6 +182,19 @@ def one_core():
         ov.compile_model = original
 
 
+def import_ray():
+    """``import ray`` and ``ray.serve``, with Ray's usage reporting off (``telemetry_allowed``).
+
+    Ray reads ``RAY_USAGE_STATS_ENABLED`` when a cluster starts, and every process
+    it starts inherits it, so nothing leaves the machine unasked.
+    """
+    if not telemetry_allowed():
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray = importlib.import_module("ray")
+    importlib.import_module("ray.serve")
+    return ray
+
+
 _AFTER_OPENVINO = ("openvino", "nncf")
 
 
@@ -188,6 +202,8 @@ def _import(name: str):
     """Import ``name`` in artspeed's order: OpenVINO and NNCF only after TensorFlow."""
     if name.partition(".")[0] in _AFTER_OPENVINO:
         import_openvino()
+    if name.partition(".")[0] == "ray":
+        import_ray()
     module = importlib.import_module(name)
     if name == "nncf":
         logging.getLogger("nncf").setLevel(logging.WARNING)  # keep INFO lines out of notebooks
@@ -214,5 +230,6 @@ tf_keras = LazyModule("tf_keras")
 tfmot = LazyModule("tensorflow_model_optimization")
 ov = LazyModule("openvino")
 nncf = LazyModule("nncf")
+ray = LazyModule("ray")
 
 select_keras2()

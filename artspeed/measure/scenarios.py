@@ -25,11 +25,14 @@ Simplifications against MLPerf's rules (so a run takes seconds, not minutes):
   measured separately (``artspeed.accuracy``).
 - One query is served at a time, by the calling thread: a Server run models a
   single-worker queue (MLPerf lets the system run many queries in parallel),
-  and queries that arrive while one runs wait. Offline uses an async
+  and queries that arrive while one runs wait. A served model
+  (``artspeed serve``, an ``HttpPredictor``) is sent queries from up to 16
+  concurrent clients instead, so that its server can batch them. Offline uses an async
   OpenVINO predictor's request queue when given one.
 - The Server's arrival times come from a seeded numpy generator, not
   LoadGen's; a query still waiting when the run's hard time limit
-  (2 x ``duration_s`` + 0.5 s) is reached counts as infinitely late.
+  (2 x ``duration_s`` + 0.5 s, or the last arrival + ``duration_s`` + 0.5 s)
+  is reached counts as infinitely late.
 - The issuing thread sleeps until 5 ms before an arrival, then spins, because
   a sleeping thread on a busy machine wakes up late and that lateness would
   count as the model's latency.
@@ -45,6 +48,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -86,6 +91,9 @@ class ScenarioResult(Result):
     latency_bound_ms: float | None = None
     bound_met: bool | None = None
     unserved: int = 0
+    met_share: float | None = None
+    concurrency: int = 1
+    batch_sizes: dict = field(default_factory=dict)
     latencies_ms: tuple = ()
     predictor: dict = field(default_factory=dict)
     env: Environment | None = None
@@ -95,8 +103,16 @@ class ScenarioResult(Result):
         if self.scenario == "server":
             extra = (f" at {self.target_qps:.0f} QPS, bound {self.latency_bound_ms} ms "
                      f"{'met' if self.bound_met else 'missed'}")
+            if self.batch_sizes:
+                extra += f", mean batch formed {self.mean_batch_formed:.1f}"
         return (f"<ScenarioResult {self.scenario} {self.name}: {self.metric} "
                 f"{self.value:,.3f}{extra}, {self.queries} queries>")
+
+    @property
+    def mean_batch_formed(self) -> float:
+        """The mean batch size the server formed per request (served models only)."""
+        total = sum(self.batch_sizes.values())
+        return sum(k * v for k, v in self.batch_sizes.items()) / total if total else float("nan")
 
     @classmethod
     def from_dict(cls, data: dict) -> ScenarioResult:
@@ -106,6 +122,7 @@ class ScenarioResult(Result):
                               for k, v in (data.get("latency_ms") or {}).items()}
         if data.get("value") is None:
             data["value"] = math.inf
+        data["batch_sizes"] = {int(k): v for k, v in (data.get("batch_sizes") or {}).items()}
         if isinstance(data.get("env"), dict):
             data["env"] = Environment.from_dict(data["env"])
         return super().from_dict(data)
@@ -159,12 +176,19 @@ def multi_stream(predictor, samples_per_query: int = 8, *, duration_s: float | N
 
 def server(predictor, target_qps: float, latency_bound_ms: float, *,
            duration_s: float = DEFAULT_DURATION_S, min_queries: int = 20, warmup: int = 10,
-           seed: int = 0) -> ScenarioResult:
+           seed: int = 0, concurrency: int | None = None) -> ScenarioResult:
     """Server: Poisson arrivals at ``target_qps``; p99 from arrival to answer, and the bound.
 
-    ``bound_met`` is True when the p99 latency is within ``latency_bound_ms``.
-    The run ends when the queries that arrived in ``duration_s`` (at least
-    ``min_queries``) are served, or at the hard limit (2 x duration + 0.5 s).
+    ``bound_met`` is True when the p99 latency is within ``latency_bound_ms``;
+    ``met_share`` is the share of queries answered within it. The run ends when
+    the queries that arrived in ``duration_s`` (at least ``min_queries``) are
+    served, or at the hard limit (2 x duration + 0.5 s, later if the
+    ``min_queries`` arrive later).
+
+    A local predictor serves one query at a time (``concurrency=1``). A served
+    model (``HttpPredictor``) gets each query at its arrival time from up to
+    ``concurrency`` clients at once (default 16), as users of a server would
+    send them, and ``batch_sizes`` counts the batches the server formed.
 
     >>> from artspeed import FunctionPredictor
     >>> r = server(FunctionPredictor(None), target_qps=2000, latency_bound_ms=5, duration_s=0.05)
@@ -176,6 +200,7 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     latency_bound_ms = _checks.positive_finite("latency_bound_ms", latency_bound_ms)
     check_budget(None, duration_s, warmup)
     min_queries = _checks.whole_number("min_queries", min_queries)
+    concurrency = _concurrency(predictor, concurrency)
     if target_qps * duration_s > _MAX_SERVER_QUERIES:
         raise InvalidArgumentError(
             f"{target_qps:g} QPS for {duration_s:g} s is {target_qps * duration_s:,.0f} queries; "
@@ -187,32 +212,146 @@ def server(predictor, target_qps: float, latency_bound_ms: float, *,
     count = max(int(np.searchsorted(arrivals_s, duration_s)), min_queries)
     arrivals = (arrivals_s[:count] * 1e9).astype(np.int64)
 
-    predictor.prepare(predictor.sample_input(1, seed))
+    sample = predictor.sample_input(1, seed)
+    predictor.prepare(sample)
     for _ in range(warmup):
         predictor._run()
+    if hasattr(predictor, "reset_batch_sizes"):
+        predictor.reset_batch_sizes()
+    issue = _issue_one_at_a_time if concurrency == 1 else _issue_concurrently
+    latencies, wall = issue(predictor, arrivals, duration_s, concurrency, sample)
+    unserved = int(np.isinf(latencies).sum())
+    result = _result("server", predictor, "p99 latency (ms)", lambda s: s["p99"],
+                     latencies, wall, 1, target_qps=float(target_qps),
+                     latency_bound_ms=float(latency_bound_ms), unserved=unserved,
+                     concurrency=concurrency,
+                     met_share=float(np.mean(latencies <= latency_bound_ms * 1e6)),
+                     batch_sizes=predictor.batch_sizes()
+                     if hasattr(predictor, "batch_sizes") else {})
+    return dataclasses.replace(result, bound_met=bool(result.value <= latency_bound_ms))
+
+
+_HTTP_CONCURRENCY = 16   # clients a served model gets by default: more than any batch formed
+
+
+def _concurrency(predictor, concurrency) -> int:
+    concurrent = getattr(predictor, "concurrent", False)
+    if concurrency is None:
+        return _HTTP_CONCURRENCY if concurrent else 1
+    concurrency = _checks.whole_number("concurrency", concurrency, maximum=256)
+    if concurrency > 1 and not concurrent:
+        raise InvalidArgumentError(
+            f"{predictor.name} runs one query at a time in this process; concurrency "
+            f"{concurrency} needs a served model (artspeed serve, then its URL)")
+    return concurrency
+
+
+def _hard_limit_ns(arrivals, duration_s: float) -> int:
+    """2 x the duration + 0.5 s, or the last arrival + the duration + 0.5 s if later
+    (``min_queries`` at a low rate arrive after the duration)."""
+    last_s = float(arrivals[-1]) / 1e9 if len(arrivals) else 0.0
+    return int((max(2 * duration_s, last_s + duration_s) + 0.5) * 1e9)
+
+
+def _wait_until(due: int, clock, sleep, spin_ns: int = _SPIN_NS) -> int:
+    now = clock()
+    while now < due:
+        if due - now > spin_ns:
+            sleep((due - now - spin_ns) / 1e9)
+        now = clock()
+    return now
+
+
+def _issue_one_at_a_time(predictor, arrivals, duration_s, concurrency, sample):
+    """The calling thread serves each query when it arrives, or when the last one is done."""
     run, clock, sleep = predictor._run, time.perf_counter_ns, time.sleep
-    latencies = np.full(count, np.inf)
+    latencies = np.full(len(arrivals), np.inf)
     start = clock()
-    hard_limit = start + int((2 * duration_s + 0.5) * 1e9)
+    hard_limit = start + _hard_limit_ns(arrivals, duration_s)
     for i, offset in enumerate(arrivals):
         due = start + offset
         if due > hard_limit:   # at a low rate, later arrivals fall past the run's end
             break
-        now = clock()
-        while now < due:
-            if due - now > _SPIN_NS:
-                sleep((due - now - _SPIN_NS) / 1e9)
-            now = clock()
-        if now > hard_limit:
+        if _wait_until(due, clock, sleep) > hard_limit:
             break
         run()
         latencies[i] = clock() - due
-    wall = clock() - start
-    unserved = int(np.isinf(latencies).sum())
-    result = _result("server", predictor, "p99 latency (ms)", lambda s: s["p99"],
-                     latencies, wall, 1, target_qps=float(target_qps),
-                     latency_bound_ms=float(latency_bound_ms), unserved=unserved)
-    return dataclasses.replace(result, bound_met=bool(result.value <= latency_bound_ms))
+    return latencies, clock() - start
+
+
+def _issue_concurrently(predictor, arrivals, duration_s, concurrency, sample):
+    """Each query is handed at its arrival to the first of ``concurrency`` idle clients.
+
+    A query's latency counts from its arrival, so time spent waiting for a free
+    client counts, as it would for a user. Clients still busy at the hard limit
+    are left to finish on their own; their queries count as unserved.
+    """
+    clock, sleep = time.perf_counter_ns, time.sleep
+    latencies = np.full(len(arrivals), np.inf)
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    errors: list = []
+    ready = threading.Barrier(concurrency + 1)
+    limit = [0]
+
+    def client():
+        predictor.prepare(sample)
+        ready.wait()
+        while (job := jobs.get()) is not None:
+            i, due = job
+            if clock() > limit[0] or errors:
+                continue
+            try:
+                predictor._run()
+            except Exception as exc:   # noqa: BLE001 - raised in the caller's thread below
+                errors.append(exc)
+                continue
+            latencies[i] = clock() - due
+
+    clients = [threading.Thread(target=client, daemon=True, name=f"artspeed-client-{i}")
+               for i in range(concurrency)]
+    for thread in clients:
+        thread.start()
+    ready.wait()
+    start = clock()
+    limit[0] = hard_limit = start + _hard_limit_ns(arrivals, duration_s)
+    for i, offset in enumerate(arrivals):
+        due = start + offset
+        if due > hard_limit or _wait_until(due, clock, sleep, 200_000) > hard_limit or errors:
+            break
+        jobs.put((i, due))
+    for _ in clients:
+        jobs.put(None)
+    for thread in clients:
+        thread.join(max(0.0, (hard_limit - clock()) / 1e9))
+    wall = min(clock(), hard_limit) - start
+    if errors:
+        raise errors[0]
+    return latencies.copy(), wall
+
+
+def _closed_loop_qps(predictor, concurrency: int, duration_s: float, sample) -> float:
+    """Queries per second with ``concurrency`` clients sending back to back (the ceiling)."""
+    done = [0] * concurrency
+    deadline = [0]
+    ready = threading.Barrier(concurrency + 1)
+
+    def client(k):
+        predictor.prepare(sample)
+        ready.wait()
+        while time.perf_counter_ns() < deadline[0]:
+            predictor._run()
+            done[k] += 1
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter_ns()
+    deadline[0] = start + int(duration_s * 1e9)
+    ready.wait()
+    for thread in threads:
+        thread.join(duration_s + 60)
+    return sum(done) / max((time.perf_counter_ns() - start) / 1e9, 1e-9)
 
 
 @dataclass(frozen=True)
@@ -257,12 +396,14 @@ class ServerSearch(Result):
 
 
 def find_max_qps(predictor, latency_bound_ms: float, *, duration_s: float = 0.5,
-                 steps: int = 6, seed: int = 0) -> ServerSearch:
+                 steps: int = 6, seed: int = 0, concurrency: int | None = None) -> ServerSearch:
     """Bisect for the highest QPS whose Server p99 stays within ``latency_bound_ms``.
 
     The search starts from the single-stream service time (one worker cannot
     serve more than 1 / latency queries per second) and runs ``steps`` Server
     trials of ``duration_s`` each, so it takes about ``steps x duration_s``.
+    A served model's ceiling is measured instead, with ``concurrency`` clients
+    sending back to back (a server that batches serves more than 1 / latency).
 
     >>> from artspeed import FunctionPredictor
     >>> search = find_max_qps(FunctionPredictor(None), 50.0, duration_s=0.02, steps=2)
@@ -273,12 +414,18 @@ def find_max_qps(predictor, latency_bound_ms: float, *, duration_s: float = 0.5,
     latency_bound_ms = _checks.positive_finite("latency_bound_ms", latency_bound_ms)
     check_budget(None, duration_s)
     steps = _checks.whole_number("steps", steps)
-    service = single_stream(predictor, duration_s=min(duration_s, 0.3), seed=seed)
-    capacity = 1000.0 / max(service.latency_ms["p50"], 1e-3)
+    concurrency = _concurrency(predictor, concurrency)
+    if concurrency > 1:
+        capacity = _closed_loop_qps(predictor, concurrency, min(duration_s, 0.5),
+                                    predictor.sample_input(1, seed))
+    else:
+        service = single_stream(predictor, duration_s=min(duration_s, 0.3), seed=seed)
+        capacity = 1000.0 / max(service.latency_ms["p50"], 1e-3)
     trials = []
 
     def trial(qps):
-        result = server(predictor, qps, latency_bound_ms, duration_s=duration_s, seed=seed)
+        result = server(predictor, qps, latency_bound_ms, duration_s=duration_s, seed=seed,
+                        concurrency=concurrency)
         trials.append(result)
         return result.bound_met
 

@@ -4,7 +4,8 @@
 result that carries a saved model's ``path`` (``QuantizedModel``,
 ``Deployment``) or a Predictor, and picks the runtime from what it was given:
 ``.keras``, ``.h5`` or a SavedModel folder run in Keras, ``.tflite`` in
-LiteRT, ``.xml`` and ``ov.Model`` in OpenVINO. ``runtime="tflite"`` or
+LiteRT, ``.xml`` and ``ov.Model`` in OpenVINO, and an ``http://`` URL is a model
+served by ``artspeed serve`` (an ``HttpPredictor``). ``runtime="tflite"`` or
 ``"openvino"`` on a Keras model converts it in memory first (float, no
 quantization). ``load_predictor(path)`` is the same for paths.
 
@@ -26,12 +27,14 @@ from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf
 from artspeed.core.saving import existing_model, load_model, model_kind
 from artspeed.runtimes.base import KerasPredictor, Predictor, _set_tf_threads
+from artspeed.runtimes.http import HttpPredictor
 from artspeed.runtimes.openvino import OpenVINOPredictor
 from artspeed.runtimes.tflite import TFLitePredictor, quiet_converter
 
 __all__ = ["RUNTIMES", "as_predictor", "load_predictor"]
 
 RUNTIMES = ("keras", "tflite", "openvino")
+_URL_SCHEMES = ("http://", "https://")
 
 
 def _is_ov_model(model) -> bool:
@@ -55,6 +58,11 @@ def as_predictor(model, runtime: str | None = None, *, mode: str | None = None, 
     """
     if isinstance(model, Predictor):
         return model
+    if isinstance(model, str) and model.lower().startswith(_URL_SCHEMES):
+        if runtime not in (None, "http") or mode is not None or threads is not None:
+            raise InvalidArgumentError("a served model runs where it is served; its runtime, "
+                                       "mode and threads are set by `artspeed serve`")
+        return HttpPredictor(model, name=name, **options)
     if runtime is not None and runtime not in RUNTIMES:
         raise InvalidArgumentError(f"unknown runtime {runtime!r}; choose keras, tflite or openvino")
     threads = _checks.threads(threads)
