@@ -70,8 +70,10 @@ def _add_serve(commands) -> None:
     p.add_argument("--address", metavar="RAY_ADDRESS",
                    help="join this running Ray cluster (from `ray start --head`) instead of "
                    "starting a local one")
-    p.add_argument("--proxy", choices=PROXIES, default="haproxy",
-                   help="Ray Serve's ingress: HAProxy (default, faster) or its Python proxy")
+    p.add_argument("--proxy", choices=PROXIES, default="python",
+                   help="Ray Serve's ingress: its own proxy on 127.0.0.1 (default), or HAProxy "
+                   "(less overhead a request; its stats and metrics ports listen on every "
+                   "interface)")
     p.add_argument("--max-body-bytes", type=_positive_int, default=DEFAULT_MAX_BODY_BYTES,
                    metavar="N", help=f"the largest request body ({DEFAULT_MAX_BODY_BYTES:,})")
     p.add_argument("--stop-after", type=_positive_float, metavar="SECONDS",

@@ -18,9 +18,11 @@ block) stops it and the local Ray cluster it started. The HTTP API is in
   streams in one replica, serving that many batches at once.
 - ``address``: join a running Ray cluster (``ray start --head``) instead of
   starting a local one; shutdown then removes only this application.
-- ``proxy="haproxy"`` (default) puts Ray Serve's HAProxy ingress in front
-  (``RAY_SERVE_ENABLE_HA_PROXY``), which cut the serving tax from about 7 ms
-  to under 1 ms here; ``proxy="python"`` keeps Ray's Python proxy.
+- ``proxy="python"`` (default) is Ray Serve's own HTTP proxy, on ``host``
+  only. ``proxy="haproxy"`` puts Ray Serve's HAProxy ingress in front instead
+  (``RAY_SERVE_ENABLE_HA_PROXY``), which costs less per request
+  (``benchmarks/bench_serving.py`` measures both), but its statistics and
+  metrics ports listen on every interface, so it is for machines you trust.
 
 Ray's usage reporting is off (``artspeed.core.frameworks.import_ray``), the
 dashboard is not started, and the server listens on 127.0.0.1 unless told
@@ -63,6 +65,7 @@ from artspeed.runtimes.http import (
     _is_loopback,
     decode_array,
     encode_array,
+    free_port,
 )
 
 __all__ = ["Served", "serve", "serve_until_stopped", "PROXIES", "ray_processes"]
@@ -200,11 +203,10 @@ def _padded(x: np.ndarray, size: int) -> np.ndarray:
 class Served:
     """A model served by Ray Serve: its URL, a predictor for it, and ``shutdown()``."""
 
-    def __init__(self, url: str, settings: dict, *, started_cluster: bool, remote: bool,
-                 temp_dir: str | None):
+    def __init__(self, url: str, settings: dict, *, started_cluster: bool, remote: bool):
         self.url, self.settings = url, settings
         self.started_cluster, self.remote = started_cluster, remote
-        self._temp_dir = temp_dir
+        self._temp_dirs: list = []
         self._lock = threading.Lock()
         self.closed = False
 
@@ -213,7 +215,40 @@ class Served:
         return HttpPredictor(self.url, remote=self.remote, name=name)
 
     def health(self) -> dict:
+        """What ``GET /health`` says: the model, its runtime, shape and limits."""
         return self.predictor().health()
+
+    def redeploy(self, model=None, *, timeout_s: float = _START_TIMEOUT_S, **changes) -> Served:
+        """Serve another model or other settings at the same URL, on the same Ray cluster.
+
+        ``changes`` are ``serve``'s ``replicas``, ``max_batch_size``, ``batch_wait_ms``,
+        ``threads_per_replica``, ``streams``, ``batching``, ``max_body_bytes``; Ray Serve
+        replaces the replicas, which is quicker than a new ``serve``, as Ray keeps running.
+        """
+        if self.closed:
+            raise InvalidArgumentError("this server was shut down; serve the model again")
+        keys = ("replicas", "max_batch_size", "batch_wait_ms", "threads_per_replica",
+                "streams", "batching", "max_body_bytes", "safe_mode")
+        unknown = set(changes) - set(keys)
+        if unknown:
+            raise InvalidArgumentError(f"redeploy changes only {', '.join(keys)}, not "
+                                       f"{', '.join(sorted(unknown))}")
+        if "replicas" in changes and "threads_per_replica" not in changes:
+            changes["threads_per_replica"] = None   # shared out again
+        old = self.settings
+        options = {key: old[key] for key in keys} | changes
+        ray = import_ray()
+        from ray import serve as ray_serve
+
+        temp_dirs: list = []
+        settings = _app_settings(old["path"] if model is None else model, temp_dirs,
+                                 _cluster_cpus(ray), **options)
+        with _quiet_ray_logs():
+            _run_within(ray_serve, _application(ray_serve, settings), timeout_s)
+        self._temp_dirs.extend(temp_dirs)
+        self.settings = {**old, **settings}
+        _wait_healthy(self, timeout_s)
+        return self
 
     def shutdown(self) -> None:
         """Stop serving: the application, and the local Ray cluster if this started it."""
@@ -228,8 +263,8 @@ class Served:
                     ray.serve.delete(APP_NAME)
             ray.shutdown()
         finally:
-            if self._temp_dir:
-                shutil.rmtree(self._temp_dir, ignore_errors=True)
+            for temp in self._temp_dirs:
+                shutil.rmtree(temp, ignore_errors=True)
 
     def __enter__(self):
         return self
@@ -276,75 +311,94 @@ def _cluster_cpus(ray) -> int:
     return int(ray.cluster_resources().get("CPU", 0))
 
 
+def _app_settings(model, temp_dirs: list, cpus: int | None, *, replicas=1, max_batch_size=8,
+                  batch_wait_ms=2.0, threads_per_replica=None, streams=None, batching=True,
+                  max_body_bytes=DEFAULT_MAX_BODY_BYTES, safe_mode=True) -> dict:
+    """The application's settings, checked, with the model as a file (``cpus``: the cluster's,
+    ``None`` when not known yet)."""
+    replicas = _checks.whole_number("replicas", replicas, maximum=64)
+    max_batch_size = _checks.whole_number("max_batch_size", max_batch_size, maximum=1024)
+    batch_wait_ms = _checks.positive_finite("batch_wait_ms", batch_wait_ms) \
+        if batch_wait_ms else 0.0
+    threads_per_replica = _checks.threads(threads_per_replica, "threads_per_replica")
+    max_body_bytes = _checks.whole_number("max_body_bytes", max_body_bytes)
+    if streams is not None:
+        streams = _checks.threads(streams, "streams")
+    threads = threads_per_replica or max(1, (cpus or 1) // replicas)
+    if cpus is not None and replicas * threads > cpus:
+        raise InvalidArgumentError(
+            f"{replicas} replica(s) x {threads} thread(s) need {replicas * threads} CPUs; "
+            f"there are {cpus}: lower the replicas or the threads per replica")
+    path, runtime = _model_file(model, temp_dirs)
+    if streams is not None and runtime != "openvino":
+        raise InvalidArgumentError(f"streams are OpenVINO's; {Path(path).name} runs in "
+                                   f"{runtime}: serve an OpenVINO .xml, or use replicas")
+    if streams and streams > threads:
+        raise InvalidArgumentError(f"{streams} streams need at least {streams} threads; "
+                                   f"the replica has {threads}")
+    load_predictor(path, runtime, safe_mode=safe_mode).close()   # clear errors, here
+    return {"model": Path(path).stem, "path": path, "runtime": runtime, "replicas": replicas,
+            "threads_per_replica": threads, "streams": streams,
+            "max_batch_size": max_batch_size, "batch_wait_ms": batch_wait_ms,
+            "batching": bool(batching), "max_body_bytes": max_body_bytes,
+            "safe_mode": bool(safe_mode)}
+
+
 def serve(model, *, replicas: int = 1, max_batch_size: int = 8, batch_wait_ms: float = 2.0,
           threads_per_replica: int | None = None, streams: int | None = None,
           batching: bool = True, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
           address: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
           proxy: str = "haproxy", safe_mode: bool = True,
           timeout_s: float = _START_TIMEOUT_S) -> Served:
-    """Serve ``model`` on Ray Serve over HTTP; return the ``Served`` handle (see the module)."""
-    replicas = _checks.whole_number("replicas", replicas, maximum=64)
-    max_batch_size = _checks.whole_number("max_batch_size", max_batch_size, maximum=1024)
-    batch_wait_ms = _checks.positive_finite("batch_wait_ms", batch_wait_ms) \
-        if batch_wait_ms else 0.0
-    threads_per_replica = _checks.threads(threads_per_replica, "threads_per_replica")
+    """Serve ``model`` on Ray Serve over HTTP; return the ``Served`` handle (see the module).
+
+    ``model`` is a model file, a tf_keras model or an ``ov.Model`` (saved to a
+    temporary folder that shutdown removes).
+    """
     port = _checks.whole_number("port", port, maximum=65535)
-    max_body_bytes = _checks.whole_number("max_body_bytes", max_body_bytes)
     proxy = _checks.choice("proxy", proxy, PROXIES)
-    if streams is not None:
-        streams = _checks.threads(streams, "streams")
+    timeout_s = _checks.positive_finite("timeout_s", timeout_s)
     if address is None and not _is_loopback(host):
         raise InvalidArgumentError(f"{host} is not a loopback address; artspeed serves on "
                                    "this machine only (127.0.0.1) unless it joins a cluster "
                                    "you named with address=")
+    if address is None and not _port_free(host, port):
+        raise InvalidArgumentError(f"port {port} on {host} is in use; pick another with --port")
     temp_dirs: list = []
     try:
-        path, runtime = _model_file(model, temp_dirs)
-        if streams is not None and runtime != "openvino":
-            raise InvalidArgumentError(f"streams are OpenVINO's; {Path(path).name} runs in "
-                                       f"{runtime}: serve an OpenVINO .xml, or use replicas")
-        if streams and threads_per_replica and streams > threads_per_replica:
-            raise InvalidArgumentError(f"{streams} streams need at least {streams} threads; "
-                                       f"the replica has {threads_per_replica}")
-        load_predictor(path, runtime, safe_mode=safe_mode).close()   # clear errors, here
-        return _start(path, runtime, temp_dirs, replicas=replicas,
-                      max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms,
-                      threads_per_replica=threads_per_replica, streams=streams,
-                      batching=bool(batching), port=port, host=host, address=address,
-                      max_body_bytes=max_body_bytes, proxy=proxy, safe_mode=safe_mode,
-                      timeout_s=float(timeout_s))
+        settings = _app_settings(model, temp_dirs, None if address else _available_cores(),
+                                 replicas=replicas, max_batch_size=max_batch_size,
+                                 batch_wait_ms=batch_wait_ms,
+                                 threads_per_replica=threads_per_replica, streams=streams,
+                                 batching=batching, max_body_bytes=max_body_bytes,
+                                 safe_mode=safe_mode)
+        served = _start(settings, port=port, host=host, address=address, proxy=proxy,
+                        timeout_s=timeout_s)
     except BaseException:
         for temp in temp_dirs:
             shutil.rmtree(temp, ignore_errors=True)
         raise
+    served._temp_dirs.extend(temp_dirs)
+    return served
 
 
-def _start(path, runtime, temp_dirs, *, replicas, max_batch_size, batch_wait_ms,
-           threads_per_replica, streams, batching, port, host, address, max_body_bytes,
-           proxy, safe_mode, timeout_s) -> Served:
+def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
     ray = import_ray()
     from ray import serve as ray_serve
 
     if ray.is_initialized():
         raise InvalidArgumentError("Ray is already running in this process; shut the other "
-                                   "server down first (handle.shutdown())")
-    if address is None:
-        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1" if proxy == "haproxy" else "0"
-        cpus = _available_cores()
-        if not _port_free(host, port):
-            raise InvalidArgumentError(f"port {port} on {host} is in use; pick another "
-                                       "with --port")
-    threads = threads_per_replica or max(1, (cpus if address is None else 1) // replicas)
-    if address is None and replicas * threads > cpus:
-        raise InvalidArgumentError(
-            f"{replicas} replica(s) x {threads} thread(s) need {replicas * threads} CPUs; "
-            f"this machine has {cpus}: lower the replicas or the threads per replica")
+                                   "server down first (handle.shutdown()), or redeploy it "
+                                   "with handle.redeploy(...)")
     started = address is None
+    temp_dir = tempfile.mkdtemp(prefix="artspeed-ray-") if started else None
     try:
         with _quiet_ray_logs(), _own_sigterm():
             if started:
-                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-                         logging_level="ERROR", configure_logging=True)
+                with _environment(_serve_environment(proxy, temp_dir)):
+                    ray.init(num_cpus=_available_cores(), include_dashboard=False,
+                             log_to_driver=False, logging_level="ERROR",
+                             _node_ip_address=host)
             else:
                 try:
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
@@ -352,35 +406,69 @@ def _start(path, runtime, temp_dirs, *, replicas, max_batch_size, batch_wait_ms,
                     raise InvalidArgumentError(f"could not join the Ray cluster at {address}: "
                                                f"{first_line(exc)}; start one with "
                                                "`ray start --head`") from None
-                have = _cluster_cpus(ray)
-                if replicas * threads > have:
-                    raise InvalidArgumentError(
-                        f"{replicas} replica(s) x {threads} thread(s) need "
-                        f"{replicas * threads} CPUs; the cluster has {have}")
+                _check_cpus(settings, _cluster_cpus(ray))
             ray_serve.start(http_options={"host": host, "port": port},
                             logging_config={"log_level": "WARNING"})
-            app = _application(ray_serve, path, runtime, replicas=replicas, threads=threads,
-                               streams=streams, max_batch_size=max_batch_size,
-                               batch_wait_ms=batch_wait_ms, batching=batching,
-                               max_body_bytes=max_body_bytes, safe_mode=safe_mode)
-            _run_within(ray_serve, app, timeout_s)
+            _run_within(ray_serve, _application(ray_serve, settings), timeout_s)
     except BaseException:
         with contextlib.suppress(Exception):
             if not started and ray.is_initialized():
                 ray_serve.delete(APP_NAME)
             ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     url_host = host if started else _head_host(address)
     served = Served(f"http://{url_host}:{port}",
-                    {"model": Path(path).stem, "runtime": runtime, "replicas": replicas,
-                     "threads_per_replica": threads, "streams": streams,
-                     "max_batch_size": max_batch_size, "batch_wait_ms": batch_wait_ms,
-                     "batching": batching, "proxy": proxy, "address": address,
-                     "max_body_bytes": max_body_bytes},
-                    started_cluster=started, remote=not started and
-                    not _is_loopback(url_host), temp_dir=temp_dirs[0] if temp_dirs else None)
+                    {**settings, "proxy": proxy, "address": address, "port": port},
+                    started_cluster=started, remote=not _is_loopback(url_host))
+    served._temp_dirs.extend([temp_dir] if temp_dir else [])
     _wait_healthy(served, timeout_s)
     return served
+
+
+def _serve_environment(proxy: str, temp_dir: str) -> dict:
+    """What Ray Serve reads from the environment when the local cluster starts.
+
+    Its proxies drain for 30 s before an application can go (no requests wait
+    here, so 1 s is enough), and HAProxy's files and ports get a folder and free
+    ports of this server's own, so that two servers on one machine do not clash.
+    """
+    env = {"RAY_SERVE_ENABLE_HA_PROXY": "1" if proxy == "haproxy" else "0",
+           "RAY_SERVE_PROXY_MIN_DRAINING_PERIOD_S": "1",
+           "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1"}
+    if proxy == "haproxy":
+        env.update({"RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": f"{temp_dir}/haproxy.cfg",
+                    "RAY_SERVE_HAPROXY_SOCKET_PATH": f"{temp_dir}/admin.sock",
+                    "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": temp_dir,
+                    "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": f"{temp_dir}/server-state",
+                    "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+                    "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+                    "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0"})
+    return env
+
+
+@contextlib.contextmanager
+def _environment(values: dict):
+    """``os.environ`` with ``values`` within the block, as it was after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _check_cpus(settings: dict, cpus: int) -> None:
+    need = settings["replicas"] * settings["threads_per_replica"]
+    if need > cpus:
+        raise InvalidArgumentError(
+            f"{settings['replicas']} replica(s) x {settings['threads_per_replica']} thread(s) "
+            f"need {need} CPUs; the cluster has {cpus}")
 
 
 def serve_until_stopped(model, *, on_ready=None, stop_after_s: float | None = None,
@@ -406,12 +494,12 @@ def serve_until_stopped(model, *, on_ready=None, stop_after_s: float | None = No
     return served
 
 
-def _application(ray_serve, path, runtime, *, replicas, threads, streams, max_batch_size,
-                 batch_wait_ms, batching, max_body_bytes, safe_mode):
+def _application(ray_serve, settings: dict):
     """The Ray Serve application: ModelServer as a deployment, its batch method wrapped."""
-    concurrent = streams or 1
+    threads, streams = settings["threads_per_replica"], settings["streams"]
+    max_batch_size, concurrent = settings["max_batch_size"], settings["streams"] or 1
     batched = ray_serve.batch(max_batch_size=max_batch_size,
-                              batch_wait_timeout_s=batch_wait_ms / 1000.0,
+                              batch_wait_timeout_s=settings["batch_wait_ms"] / 1000.0,
                               max_concurrent_batches=concurrent,
                               batch_size_fn=lambda xs: sum(len(x) for x in xs))
     replica = type("ModelServer", (ModelServer,), {"_batch": batched(ModelServer._batch)})
@@ -420,12 +508,14 @@ def _application(ray_serve, path, runtime, *, replicas, threads, streams, max_ba
            "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT,
                                                      os.environ.get("PYTHONPATH")) if p)}
     deployment = ray_serve.deployment(
-        replica, name="model", num_replicas=replicas,
+        replica, name="model", num_replicas=settings["replicas"],
         ray_actor_options={"num_cpus": threads, "runtime_env": {"env_vars": env}},
         max_ongoing_requests=max(16, 4 * max_batch_size * concurrent),
-        max_constructor_retry_count=1, health_check_period_s=5)
-    return deployment.bind(path, runtime, threads, streams, max_batch_size, max_body_bytes,
-                           safe_mode, batching)
+        max_constructor_retry_count=1, health_check_period_s=5,
+        graceful_shutdown_wait_loop_s=0.2, graceful_shutdown_timeout_s=2)
+    return deployment.bind(settings["path"], settings["runtime"], threads, streams,
+                           max_batch_size, settings["max_body_bytes"], settings["safe_mode"],
+                           settings["batching"])
 
 
 def _run_within(ray_serve, app, timeout_s: float) -> None:
