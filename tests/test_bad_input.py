@@ -160,6 +160,21 @@ CLI_CASES = [
     ("lm-bench-past-context", ["lm", "bench", "{lm}", "--prompt-tokens", "30",
                                "--new-tokens", "10"], "context of 32"),
     ("lm-train-out-suffix", ["lm", "train", "--out", "{dir}/model.keras"], ".h5"),
+    # serve (all checked before Ray starts)
+    ("serve-missing", ["serve", "{dir}/nowhere.keras"], "does not exist"),
+    ("serve-not-a-model", ["serve", "{keep}/kept.txt"], "expected a .keras"),
+    ("serve-lambda-h5", ["serve", "{lambda_h5}"], "--unsafe"),
+    ("serve-replicas-0", ["serve", "{keras}", "--replicas", "0"], ">= 1"),
+    ("serve-too-many-cpus", ["serve", "{keras}", "--replicas", "64",
+                             "--threads-per-replica", "64"], "lower the replicas"),
+    ("serve-streams-on-keras", ["serve", "{keras}", "--streams", "2"], "OpenVINO .xml"),
+    ("serve-streams-over-threads", ["serve", "{xml}", "--streams", "2",
+                                    "--threads-per-replica", "1"], "at least 2 threads"),
+    ("serve-port-huge", ["serve", "{keras}", "--port", "70000"], "65535"),
+    ("serve-wait-negative", ["serve", "{keras}", "--batch-wait-ms", "-1"], "number"),
+    ("serve-proxy", ["serve", "{keras}", "--proxy", "nginx"], "choose from"),
+    ("serve-address-nowhere", ["serve", "{keras}", "--address", "127.0.0.1:1"],
+     "ray start --head"),
     # the command itself
     ("unknown-command", ["frobnicate"], "--help"),
 ]

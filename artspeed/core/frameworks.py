@@ -182,6 +182,11 @@ def one_core():
         ov.compile_model = original
 
 
+def _ray_token_at_hand() -> bool:
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or os.path.isfile(path)
+
+
 def import_ray():
     """``import ray`` and ``ray.serve``, with Ray's usage reporting off (``telemetry_allowed``).
 
@@ -190,6 +195,10 @@ def import_ray():
     """
     if not telemetry_allowed():
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if "RAY_AUTH_MODE" not in os.environ and _ray_token_at_hand():
+        # Ray reads this once, at import: without it a driver joining a cluster that
+        # `ray start` began with token authentication sends no token (Ray 2.60)
+        os.environ["RAY_AUTH_MODE"] = "token"
     ray = importlib.import_module("ray")
     importlib.import_module("ray.serve")
     return ray

@@ -75,6 +75,7 @@ APP_NAME = "artspeed"
 _START_TIMEOUT_S = 180.0
 _RUNTIME_MODES = {"keras": "function", "tflite": None, "openvino": "sync"}
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_SHORT_TEMP = "/tmp" if os.path.isdir("/tmp") else None   # Ray's socket paths must be short
 
 
 # ---------------------------------------------------------------- the replica
@@ -207,6 +208,7 @@ class Served:
         self.url, self.settings = url, settings
         self.started_cluster, self.remote = started_cluster, remote
         self._temp_dirs: list = []
+        self._ray_dir = None
         self._lock = threading.Lock()
         self.closed = False
 
@@ -217,6 +219,10 @@ class Served:
     def health(self) -> dict:
         """What ``GET /health`` says: the model, its runtime, shape and limits."""
         return self.predictor().health()
+
+    def processes(self) -> list[int]:
+        """PIDs of the local Ray cluster this server started (none if it joined one)."""
+        return ray_processes(self._ray_dir) if self._ray_dir else []
 
     def redeploy(self, model=None, *, timeout_s: float = _START_TIMEOUT_S, **changes) -> Served:
         """Serve another model or other settings at the same URL, on the same Ray cluster.
@@ -259,7 +265,7 @@ class Served:
         ray = import_ray()
         try:
             if not self.started_cluster and ray.is_initialized():
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception), _quiet_ray_logs():
                     ray.serve.delete(APP_NAME)
             ray.shutdown()
         finally:
@@ -391,16 +397,17 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
                                    "server down first (handle.shutdown()), or redeploy it "
                                    "with handle.redeploy(...)")
     started = address is None
-    temp_dir = tempfile.mkdtemp(prefix="artspeed-ray-") if started else None
+    temp_dir = tempfile.mkdtemp(prefix="artspeed-ray-", dir=_SHORT_TEMP) if started else None
     try:
         with _quiet_ray_logs(), _own_sigterm():
             if started:
                 with _environment(_serve_environment(proxy, temp_dir)):
                     ray.init(num_cpus=_available_cores(), include_dashboard=False,
                              log_to_driver=False, logging_level="ERROR",
-                             _node_ip_address=host)
+                             _node_ip_address=host, _temp_dir=temp_dir)
             else:
                 try:
+                    # a loopback address stays one: Ray would swap in this node's IP
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
                 except (ConnectionError, ValueError, RuntimeError) as exc:
                     raise InvalidArgumentError(f"could not join the Ray cluster at {address}: "
@@ -423,6 +430,7 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
                     {**settings, "proxy": proxy, "address": address, "port": port},
                     started_cluster=started, remote=not _is_loopback(url_host))
     served._temp_dirs.extend([temp_dir] if temp_dir else [])
+    served._ray_dir = temp_dir
     _wait_healthy(served, timeout_s)
     return served
 
@@ -571,10 +579,15 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _head_host(address: str) -> str:
-    if address in ("auto", "local") or address.startswith("ray://") is False and \
-            ":" not in address:
+    """The head node's host in a Ray address ("auto": this machine).
+
+    >>> _head_host("127.0.0.1:6379"), _head_host("ray://10.0.0.5:10001"), _head_host("auto")
+    ('127.0.0.1', '10.0.0.5', '127.0.0.1')
+    """
+    if address in ("auto", "local"):
         return "127.0.0.1"
-    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    address = address.removeprefix("ray://")
+    host = address.rsplit(":", 1)[0] if ":" in address else address
     return host or "127.0.0.1"
 
 
@@ -610,22 +623,30 @@ def _quiet_ray_logs():
             logger.setLevel(level)
 
 
-def ray_processes() -> list[int]:
+def ray_processes(temp_dir: str | None = None) -> list[int]:
     """PIDs of Ray's processes on this machine (raylet, GCS, workers, HAProxy), from /proc.
 
-    After ``shutdown()`` of a server that started its own cluster, none is left.
+    With ``temp_dir``, only those of the cluster started with that temporary
+    folder (``ray start --temp-dir``, ``Served.processes()``) and their children.
 
     >>> isinstance(ray_processes(), list)
     True
     """
-    pids = []
+    table = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if any(mark in cmdline for mark in (b"raylet", b"gcs_server", b"ray::",
-                                            b"ray/_private/workers", b"haproxy",
-                                            b"ray/dashboard", b"ray/autoscaler")):
-            pids.append(int(entry.name))
-    return sorted(pids)
+        table[int(entry.name)] = (cmdline, ppid)
+    if temp_dir is None:
+        marks = (b"raylet", b"gcs_server", b"ray::", b"ray/_private/workers", b"haproxy",
+                 b"ray/dashboard", b"ray/autoscaler")
+        return sorted(pid for pid, (cmd, _) in table.items() if any(m in cmd for m in marks))
+    family = {pid for pid, (cmd, _) in table.items() if str(temp_dir).encode() in cmd}
+    while True:
+        more = {pid for pid, (_, ppid) in table.items() if ppid in family} - family
+        if not more:
+            return sorted(family)
+        family |= more
