@@ -104,7 +104,7 @@ class ModelServer:
                      "input_dtype": "float32", "threads": threads, "streams": streams,
                      "batching": batching, "max_batch_size": max_batch_size,
                      "max_body_bytes": max_body_bytes, "pid": os.getpid()}
-        for size in range(1, max_batch_size + 1):   # compile and trace every size up front
+        for size in _warm_sizes(max_batch_size):   # compile and trace them up front
             self._infer(self.predictor.sample_input(1).repeat(size, axis=0))
 
     # -- inference -------------------------------------------------------------
@@ -190,6 +190,20 @@ class ModelServer:
                                        "[0, 1] as artspeed.load_dataset gives")
         fixed = self.predictor.fixed_batch
         self.predictor.check_input(_padded(x[:fixed], fixed) if fixed and len(x) else x)
+
+
+def _warm_sizes(max_batch_size: int) -> list[int]:
+    """The batch sizes a replica runs once before it serves: each up to 16, then powers of 2.
+
+    OpenVINO compiles a model once per batch size, on first use; a batch size first
+    seen while serving pays that compile in its latency.
+
+    >>> _warm_sizes(4), _warm_sizes(40)[-3:]
+    ([1, 2, 3, 4], [16, 32, 40])
+    """
+    sizes = set(range(1, min(max_batch_size, 16) + 1)) | {max_batch_size}
+    sizes |= {2 ** k for k in range(max_batch_size.bit_length()) if 2 ** k <= max_batch_size}
+    return sorted(sizes)
 
 
 def _padded(x: np.ndarray, size: int) -> np.ndarray:
