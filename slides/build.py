@@ -38,7 +38,7 @@ FIGURES = HERE / "figures"
 OUTPUT_NAME = "the-art-of-speed-part-1.html"
 # the figure scripts, in the order they run (later ones reuse the trained models)
 FIGURE_SCRIPTS = ("fig_complexity", "fig_quantization", "fig_pruning", "fig_distillation",
-                  "fig_batch", "fig_pareto", "fig_generative")
+                  "fig_batch", "fig_pareto", "fig_generative", "fig_serving")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?::([^}]*))?\}\}")
 SLIDE_BREAK = re.compile(r"^---[ \t]*$", re.MULTILINE)
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "attr_list", "md_in_html")

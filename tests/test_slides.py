@@ -52,12 +52,16 @@ OUTLINE = [
     "Prefill against decode on the roofline",
     "Weight-only compression",
     "Speculative decoding",
+    "Serving",
+    "A model behind HTTP",
+    "The serving tax, and batching under load",
+    "Replicas against streams",
     "The hands-on workbook",
     "References",
 ]
 FIGURES = ("vgg16_layers", "batch_sweep", "pareto", "quantization_mapping",
            "quantization_grid", "pruning_masks", "distillation", "generation_costs",
-           "lm_roofline", "weight_compression")
+           "lm_roofline", "weight_compression", "serving")
 
 
 def _load_build_module():
@@ -197,6 +201,14 @@ def test_measured_numbers_on_the_slides_are_the_builds(deck):
     assert (q["q_min"], q["q_max"], q["levels"]) == (-128, 127, 256)
     assert q["example_error"] <= q["half_step"] * (1 + 1e-9)   # round-to-nearest
     assert f"{q['example_q']}" in _slide(deck, "Weight quantization")
+    s = n["serving"]
+    text = _slide(deck, "The serving tax, and batching under load")
+    for key, spec in (("inproc_p50_ms", ".2f"), ("served_p50_ms", ".2f"), ("tax_ms", ".2f")):
+        assert f"{s[key]:{spec}} ms" in text
+    assert f"{s['max_qps_off']:.0f} QPS" in text and f"{s['max_qps_on']:.0f} QPS" in text
+    assert s["tax_ms"] == pytest.approx(s["served_p50_ms"] - s["inproc_p50_ms"])
+    assert 1 <= s["mean_batch_on"] <= s["largest_batch_on"] <= s["max_batch"]
+    assert s["bound_ms"] == pytest.approx(s["bound_x"] * s["served_p50_ms"])
 
 
 def test_the_deck_source_types_no_figures():
