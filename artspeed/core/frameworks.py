@@ -134,9 +134,12 @@ def import_openvino():
 
     With OpenVINO 2025.4 and TensorFlow 2.18, importing openvino first and then
     converting a tf_keras model hangs; TensorFlow first works. Every artspeed
-    module imports OpenVINO (and NNCF) through this gate.
+    module imports OpenVINO (and NNCF) through this gate. A process that only
+    runs IRs and never converts (a serving replica) sets ``ARTSPEED_OPENVINO_ONLY=1``
+    and skips TensorFlow's import, seconds and hundreds of MB.
     """
-    importlib.import_module("tensorflow")  # first, see above
+    if os.environ.get("ARTSPEED_OPENVINO_ONLY") != "1":   # a process that only runs IRs
+        importlib.import_module("tensorflow")  # first, see above
     _telemetry_off()
     return importlib.import_module("openvino")
 

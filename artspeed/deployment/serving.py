@@ -270,8 +270,12 @@ class Served:
         _wait_healthy(self, timeout_s)
         return self
 
-    def shutdown(self) -> None:
-        """Stop serving: the application, and the local Ray cluster if this started it."""
+    def shutdown(self, wait_s: float = 30.0) -> None:
+        """Stop serving: the application, and the local Ray cluster if this started it.
+
+        Waits up to ``wait_s`` for that cluster's processes to exit, so that none is
+        left when it returns (``processes()`` is then empty).
+        """
         with self._lock:
             if self.closed:
                 return
@@ -282,6 +286,9 @@ class Served:
                 with contextlib.suppress(Exception), _quiet_ray_logs():
                     ray.serve.delete(APP_NAME)
             ray.shutdown()
+            deadline = time.monotonic() + wait_s
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
         finally:
             for temp in self._temp_dirs:
                 shutil.rmtree(temp, ignore_errors=True)
@@ -416,9 +423,13 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
         with _quiet_ray_logs(), _own_sigterm():
             if started:
                 with _environment(_serve_environment(proxy, temp_dir)):
-                    ray.init(num_cpus=_available_cores(), include_dashboard=False,
-                             log_to_driver=False, logging_level="ERROR",
-                             _node_ip_address=host, _temp_dir=temp_dir)
+                    try:
+                        ray.init(num_cpus=_available_cores(), include_dashboard=False,
+                                 log_to_driver=False, logging_level="ERROR",
+                                 _node_ip_address=host, _temp_dir=temp_dir)
+                    except Exception as exc:   # Ray raises bare Exceptions when a node is slow
+                        raise ModelError(f"Ray did not start: {first_line(exc)}; try again, or "
+                                         "with fewer other programs running") from None
             else:
                 try:
                     # a loopback address stays one: Ray would swap in this node's IP
@@ -527,6 +538,7 @@ def _application(ray_serve, settings: dict):
     replica = type("ModelServer", (ModelServer,), {"_batch": batched(ModelServer._batch)})
     env = {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
            "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "ARTSPEED_OPENVINO_ONLY": "1" if settings["runtime"] == "openvino" else "0",
            "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT,
                                                      os.environ.get("PYTHONPATH")) if p)}
     deployment = ray_serve.deployment(
@@ -655,8 +667,7 @@ def ray_processes(temp_dir: str | None = None) -> list[int]:
             continue
         table[int(entry.name)] = (cmdline, ppid)
     if temp_dir is None:
-        marks = (b"raylet", b"gcs_server", b"ray::", b"ray/_private/workers", b"haproxy",
-                 b"ray/dashboard", b"ray/autoscaler")
+        marks = (b"raylet", b"gcs_server", b"ray::", b"/site-packages/ray/", b"haproxy")
         return sorted(pid for pid, (cmd, _) in table.items() if any(m in cmd for m in marks))
     family = {pid for pid, (cmd, _) in table.items() if str(temp_dir).encode() in cmd}
     while True:
