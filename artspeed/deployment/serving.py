@@ -351,7 +351,8 @@ def _app_settings(model, temp_dirs: list, cpus: int | None, *, replicas=1, max_b
     max_body_bytes = _checks.whole_number("max_body_bytes", max_body_bytes)
     if streams is not None:
         streams = _checks.threads(streams, "streams")
-    threads = threads_per_replica or max(1, (cpus or 1) // replicas)
+    # a cluster joined by address: its CPUs are known once joined (_start shares them out)
+    threads = threads_per_replica or (max(1, cpus // replicas) if cpus is not None else None)
     if cpus is not None and replicas * threads > cpus:
         raise InvalidArgumentError(
             f"{replicas} replica(s) x {threads} thread(s) need {replicas * threads} CPUs; "
@@ -360,7 +361,7 @@ def _app_settings(model, temp_dirs: list, cpus: int | None, *, replicas=1, max_b
     if streams is not None and runtime != "openvino":
         raise InvalidArgumentError(f"streams are OpenVINO's; {Path(path).name} runs in "
                                    f"{runtime}: serve an OpenVINO .xml, or use replicas")
-    if streams and streams > threads:
+    if streams and threads and streams > threads:
         raise InvalidArgumentError(f"{streams} streams need at least {streams} threads; "
                                    f"the replica has {threads}")
     load_predictor(path, runtime, safe_mode=safe_mode).close()   # clear errors, here
@@ -375,7 +376,7 @@ def serve(model, *, replicas: int = 1, max_batch_size: int = 8, batch_wait_ms: f
           threads_per_replica: int | None = None, streams: int | None = None,
           batching: bool = True, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
           address: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-          proxy: str = "haproxy", safe_mode: bool = True,
+          proxy: str = "python", safe_mode: bool = True,
           timeout_s: float = _START_TIMEOUT_S) -> Served:
     """Serve ``model`` on Ray Serve over HTTP; return the ``Served`` handle (see the module).
 
@@ -431,6 +432,7 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
                         raise ModelError(f"Ray did not start: {first_line(exc)}; try again, or "
                                          "with fewer other programs running") from None
             else:
+                _token_auth_if_available()
                 try:
                     # a loopback address stays one: Ray would swap in this node's IP
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
@@ -458,6 +460,24 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
     served._ray_dir = temp_dir
     _wait_healthy(served, timeout_s)
     return served
+
+
+def _token_auth_if_available() -> None:
+    """Send this machine's Ray token (``~/.ray/auth_token``) when joining a cluster.
+
+    ``ray start --head`` turns token authentication on by default (Ray 2.60), but
+    ``ray.init`` turns it on only for ``address="auto"``, not for an address it is
+    given, so joining by address was refused ("Authentication token is missing").
+    This is what ``ray.init`` does for ``"auto"``; ``RAY_AUTH_MODE``, if set, wins.
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    with contextlib.suppress(ImportError):
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+        with _quiet_ray_logs():
+            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def _serve_environment(proxy: str, temp_dir: str) -> dict:
@@ -497,6 +517,13 @@ def _environment(values: dict):
 
 
 def _check_cpus(settings: dict, cpus: int) -> None:
+    """Share a joined cluster's CPUs out (no threads asked for), then check they suffice."""
+    if settings["threads_per_replica"] is None:
+        settings["threads_per_replica"] = max(1, cpus // settings["replicas"])
+    streams, threads = settings["streams"], settings["threads_per_replica"]
+    if streams and streams > threads:
+        raise InvalidArgumentError(f"{streams} streams need at least {streams} threads; "
+                                   f"the replica has {threads}")
     need = settings["replicas"] * settings["threads_per_replica"]
     if need > cpus:
         raise InvalidArgumentError(
