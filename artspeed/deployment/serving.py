@@ -261,9 +261,12 @@ class Served:
         from ray import serve as ray_serve
 
         temp_dirs: list = []
-        settings = _app_settings(old["path"] if model is None else model, temp_dirs,
-                                 _cluster_cpus(ray), **options)
+        cpus = _cluster_cpus(ray)
+        settings = _app_settings(old["path"] if model is None else model, temp_dirs, cpus,
+                                 **options)
         with _quiet_ray_logs():
+            if _no_room_to_grow(old, settings, cpus):
+                ray_serve.delete(APP_NAME)
             _run_within(ray_serve, _application(ray_serve, settings), timeout_s)
         self._temp_dirs.extend(temp_dirs)
         self.settings = {**old, **settings}
@@ -310,6 +313,19 @@ class Served:
         return (f"<Served {s['model']!r} {state} at {self.url}: {s['replicas']} replica(s) x "
                 f"{s['threads_per_replica']} thread(s), batches up to {s['max_batch_size']}"
                 f"{'' if s['batching'] else ' (batching off)'}>")
+
+
+def _no_room_to_grow(old: dict, new: dict, cpus: int) -> bool:
+    """True when Ray Serve could not add the new replicas beside the old ones.
+
+    Going to more replicas, Serve starts the new ones before it stops the old, and
+    Ray holds the old replicas' CPUs meanwhile: if both sets do not fit, the new ones
+    wait for CPUs for ever (1 x 2 threads to 2 x 1 on 2 cores). Then the old
+    application goes first (a second without a server).
+    """
+    need = (old["replicas"] * old["threads_per_replica"]
+            + new["replicas"] * new["threads_per_replica"])
+    return new["replicas"] > old["replicas"] and need > cpus
 
 
 def _model_file(model, temp_dir_holder: list) -> tuple[str, str]:
