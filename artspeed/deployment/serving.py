@@ -322,6 +322,13 @@ def _no_room_to_grow(old: dict, new: dict, cpus: int) -> bool:
     Ray holds the old replicas' CPUs meanwhile: if both sets do not fit, the new ones
     wait for CPUs for ever (1 x 2 threads to 2 x 1 on 2 cores). Then the old
     application goes first (a second without a server).
+
+    >>> one_by_two, two_by_one = ({"replicas": r, "threads_per_replica": t} for r, t in
+    ...                           ((1, 2), (2, 1)))
+    >>> _no_room_to_grow(one_by_two, two_by_one, 2), _no_room_to_grow(two_by_one, one_by_two, 2)
+    (True, False)
+    >>> _no_room_to_grow(one_by_two, two_by_one, 4)
+    False
     """
     need = (old["replicas"] * old["threads_per_replica"]
             + new["replicas"] * new["threads_per_replica"])
@@ -533,7 +540,16 @@ def _environment(values: dict):
 
 
 def _check_cpus(settings: dict, cpus: int) -> None:
-    """Share a joined cluster's CPUs out (no threads asked for), then check they suffice."""
+    """Share a joined cluster's CPUs out (no threads asked for), then check they suffice.
+
+    >>> settings = {"replicas": 2, "threads_per_replica": None, "streams": None}
+    >>> _check_cpus(settings, 4); settings["threads_per_replica"]
+    2
+    >>> _check_cpus({"replicas": 1, "threads_per_replica": None, "streams": 4}, 2)
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: 4 streams need at least 4 threads; the replica has 2
+    """
     if settings["threads_per_replica"] is None:
         settings["threads_per_replica"] = max(1, cpus // settings["replicas"])
     streams, threads = settings["streams"], settings["threads_per_replica"]
