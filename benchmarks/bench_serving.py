@@ -797,9 +797,10 @@ def print_report(results, rounds, bound_ms, int8_bound_ms, concurrencies, fast) 
               f"against in-process batch 1, {single:.1f}/s: {served / single:.0%})")
         t = results["tax"].get(f"resnet50 int8 via {proxy}")
         if share < SHARE_TARGET and t:
-            extra = t["engine_cpu_ms"] - t["model_cpu_ms"]
+            idle = sum(t["idle_cpu_ms_per_s"].values()) * t["served_p50_ms"] / 1000
+            extra = t["engine_cpu_ms"] - t["model_cpu_ms"] - idle
             print(f"      why: each request also costs {extra:.1f} ms of the server's CPU beyond "
-                  f"the model (section 1): at {served:.0f}/s that is {extra * served / 1000:.2f} "
+                  f"the model, less idle (section 1, at low load): at {served:.0f}/s, about {extra * served / 1000:.2f} "
                   f"of the {artspeed.environment().available_cores} cores, besides the {CLIENTS} "
                   "clients' own CPU and the other programs on them")
     for key, t in results["tax"].items():
