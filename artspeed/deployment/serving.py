@@ -455,7 +455,6 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
                         raise ModelError(f"Ray did not start: {first_line(exc)}; try again, or "
                                          "with fewer other programs running") from None
             else:
-                _token_auth_if_available()
                 try:
                     # a loopback address stays one: Ray would swap in this node's IP
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
@@ -483,24 +482,6 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
     served._ray_dir = temp_dir
     _wait_healthy(served, timeout_s)
     return served
-
-
-def _token_auth_if_available() -> None:
-    """Send this machine's Ray token (``~/.ray/auth_token``) when joining a cluster.
-
-    ``ray start --head`` turns token authentication on by default (Ray 2.60), but
-    ``ray.init`` turns it on only for ``address="auto"``, not for an address it is
-    given, so joining by address was refused ("Authentication token is missing").
-    This is what ``ray.init`` does for ``"auto"``; ``RAY_AUTH_MODE``, if set, wins.
-    """
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    with contextlib.suppress(ImportError):
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available,
-        )
-        with _quiet_ray_logs():
-            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def _serve_environment(proxy: str, temp_dir: str) -> dict:
