@@ -30,6 +30,7 @@ class TourSettings(Result):
     finetune_epochs: int = 2
     finetune_images: int | None = None   # fine-tunes see the first N training images
     limit_train: int | None = None
+    test_images: int | None = None       # variants are scored on the first N test images
     calibration_samples: int = 200
     duration_s: float = 2.0         # per variant and round
     rounds: int = 3
@@ -44,9 +45,11 @@ class TourSettings(Result):
         # The vehicle trains as in the notebooks (vehicle_epochs(), all 5,000 scenes), so
         # the tour reuses their copy; it needs about 300 steps to learn the scenes. Its
         # fine-tunes (QAT, pruning) see half of them once. Fast mode leaves it under-trained
-        # on purpose (CI checks the code path, not accuracy).
-        return cls(quick=True, epochs=vehicle_epochs(), finetune_epochs=1, finetune_images=2500,
-                   limit_train=1000 if fast else None, calibration_samples=100,
+        # on purpose (CI checks the code path, not accuracy): the same steps on less data,
+        # fine-tunes of 4 batches, 200 test images to score each variant, 32 to calibrate.
+        return cls(quick=True, epochs=vehicle_epochs(), finetune_epochs=1,
+                   finetune_images=256 if fast else 2500, limit_train=1000 if fast else None,
+                   test_images=200 if fast else None, calibration_samples=32 if fast else 100,
                    duration_s=0.25 if fast else 0.6, rounds=2 if fast else 3,
                    batch_sizes=(1, 4, 16, 64))
 

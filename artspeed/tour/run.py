@@ -25,7 +25,9 @@ the tour afresh; the report is always written again). A variant that fails to bu
 its reason. ``OUT/.tour.lock`` keeps a second tour out of the same folder while
 one runs. ``quick=True`` shrinks epochs and measurement times and leaves out
 the distilled student (trained from scratch, it needs the full tour's epochs),
-and changes nothing else.
+and changes nothing else. Fast mode (``ARTSPEED_FAST=1``, as CI runs) is quick on
+less data: fewer training images, shorter fine-tunes, the variants scored on the
+first 200 test images (``TourSettings.for_run``).
 
 >>> [name for name, _, _ in _steps(['keras', 'tflite-int8'])]
 ['baseline', 'variant:keras', 'variant:tflite-int8', 'measure', 'picks', 'curves', 'energy', 'report']
@@ -41,6 +43,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -159,6 +162,7 @@ class _Run:
         self.model, self.dataset, self.settings, self.folder = model, dataset, settings, folder
         self.threads, self.progress, self.chosen = threads, progress, chosen
         self.safe_mode, self.started, self.shared = safe_mode, started, shared
+        self.scored = _scored(dataset, settings.test_images)   # what the variants are scored on
         self.earlier_s = 0.0   # what the steps done by earlier runs of this tour took
         self.records: dict = {}
         self.result: TourResult | None = None
@@ -170,6 +174,21 @@ class _Run:
 
     def measured(self) -> list:
         return [VariantMeasurement.from_dict(m) for m in self.records["measure"]["variants"]]
+
+
+def _scored(dataset: Dataset, test_images: int | None) -> Dataset:
+    """``dataset`` with only its first ``test_images`` test images (None: all of them): what
+    the variants are scored on. The baseline trains on ``dataset`` whole, so a vehicle the
+    notebooks trained on it is reused.
+
+    >>> data = load_dataset("shapes", limit_train=10, limit_test=30)
+    >>> [len(d.x_test) for d in (_scored(data, 20), _scored(data, None), _scored(data, 50))]
+    [20, 30, 30]
+    """
+    if test_images is None or test_images >= len(dataset.x_test):
+        return dataset
+    return replace(dataset, x_test=dataset.x_test[:test_images],
+                   y_test=dataset.y_test[:test_images])
 
 
 def _failure(name: str, exc: Exception) -> str:
@@ -206,7 +225,7 @@ def _baseline(run: _Run) -> dict:
 
 def _variant(run: _Run, name: str) -> dict:
     """Build variant ``name`` into OUT/variants/; a failure is recorded as its reason."""
-    ctx = _Context(Path(run.records["baseline"]["path"]), run.dataset, run.settings,
+    ctx = _Context(Path(run.records["baseline"]["path"]), run.scored, run.settings,
                    ensure_writable_dir(run.folder / "variants"), run.progress, run.safe_mode)
     t0 = time.perf_counter()
     try:
@@ -222,7 +241,7 @@ def _measure(run: _Run) -> dict:
     """Every built variant measured alike (``artspeed.measure_variants``)."""
     built = run.built()
     table = measure_variants(
-        {name: record["path"] for name, record in built.items()}, run.dataset,
+        {name: record["path"] for name, record in built.items()}, run.scored,
         rounds=run.settings.rounds, duration_s=run.settings.duration_s, threads=run.threads,
         options={name: _options(run, name, record) for name, record in built.items()},
         on_error=_failure, progress=run.progress)
