@@ -7,6 +7,8 @@ import sys
 import pytest
 
 import artspeed  # noqa: F401  (selects Keras 2 before anything imports TensorFlow)
+from artspeed.core.errors import InvalidArgumentError
+from artspeed.tour import run as tour_module
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,52 @@ def trained_baseline(shapes_small, tmp_path_factory):
 def trained(trained_baseline):
     """The trained baseline's model (shared: tests must not train it further)."""
     return trained_baseline.model
+
+
+# ------------------------------------------------------------ the tour
+# Variant builders that fail, each its own way, registered beside tour_module.VARIANTS while
+# a tour runs (monkeypatch): the tour skips a variant for its reason, or stops on Ctrl-C.
+def _boom(ctx):
+    raise RuntimeError("the converter crashed\nwith a long C++ trace")
+
+
+def _garbage(ctx):
+    path = ctx.path("garbage", ".tflite")
+    path.write_bytes(b"not a flatbuffer")
+    return path, "a file no runtime can load"
+
+
+def _not_for_this_model(ctx):
+    raise InvalidArgumentError("this model has no Conv2D layer to prune")
+
+
+def _ctrl_c(ctx):
+    raise KeyboardInterrupt
+
+
+TOUR_EXTRAS = [("boom", _boom), ("garbage", _garbage), ("needs-conv", _not_for_this_model),
+               ("ctrl-c", _ctrl_c)]
+TOUR_VARIANTS = ["tflite-float32", "tflite-int8", "openvino-f32"]   # built and measured
+TOUR_FAILING = ["boom", "garbage", "needs-conv"]   # fails to build, to load, does not apply
+
+
+@pytest.fixture(scope="session")
+def small_tour(tmp_path_factory):
+    """(result, out, data): one fast tour of the vehicle on the built-in scenes, shared by
+    the tests of the tour (tests/test_tour.py, tests/test_interruptions.py), each checking
+    its own properties of the same run: two TFLite variants, an OpenVINO one and the Keras
+    baseline measured, and the ``TOUR_FAILING`` variants skipped, each for its reason."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ARTSPEED_FAST", "1")
+    mp.setattr(tour_module, "VARIANTS", [*tour_module.VARIANTS, *TOUR_EXTRAS])
+    try:
+        out = tmp_path_factory.mktemp("tour")
+        data = artspeed.load_dataset("scenes", limit_train=400, limit_test=200)
+        result = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
+                                   variants=[*TOUR_VARIANTS, *TOUR_FAILING])
+    finally:
+        mp.undo()
+    return result, out, data
 
 
 @pytest.fixture

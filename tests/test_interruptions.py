@@ -12,7 +12,7 @@ import time
 
 import pytest
 from _inference_models import tiny_models  # noqa: F401  (a fixture)
-from conftest import run_python
+from conftest import TOUR_EXTRAS, TOUR_FAILING, TOUR_VARIANTS, run_python
 
 import artspeed
 from artspeed.cli import main
@@ -234,22 +234,9 @@ def test_an_ir_written_by_another_tool_passes(tmp_path):
 
 
 # ------------------------------------------------------------ the tour
-def _boom(ctx):
-    raise RuntimeError("the converter crashed\nwith a long C++ trace")
-
-
-def _garbage(ctx):
-    path = ctx.path("garbage", ".tflite")
-    path.write_bytes(b"not a flatbuffer")
-    return path, "a file no runtime can load"
-
-
-def _ctrl_c(ctx):
-    raise KeyboardInterrupt
-
-
-EXTRA = [("boom", _boom), ("garbage", _garbage), ("ctrl-c", _ctrl_c)]
-
+# small_tour (tests/conftest.py): a fast tour of the vehicle, shared with tests/test_tour.py,
+# where variant "boom"'s builder raised RuntimeError and "garbage" could not be loaded.
+# TOUR_EXTRAS holds those builders, and "ctrl-c", whose builder raises KeyboardInterrupt.
 
 @pytest.fixture(scope="module")
 def tiny_data():
@@ -257,21 +244,17 @@ def tiny_data():
 
 
 @pytest.fixture(scope="module")
-def failing_tour(tmp_path_factory, tiny_data):
-    """A fast tour where one variant's builder raises RuntimeError and one cannot be loaded."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ARTSPEED_FAST", "1")
-    mp.setattr(tour_module, "VARIANTS", [*tour_module.VARIANTS, *EXTRA])
-    out = tmp_path_factory.mktemp("tour")
-    result = artspeed.run_tour(dataset=tiny_data, quick=True, out=out, progress=False,
-                               variants=["tflite-float32", "boom", "garbage"])
-    yield result, out
-    mp.undo()
+def given_model(tmp_path_factory):
+    """A small CNN for tiny_data, saved: a tour of a given model trains no baseline."""
+    path = tmp_path_factory.mktemp("given") / "cnn.keras"
+    artspeed.save_model(artspeed.baseline_cnn(width=4, seed=1), path)
+    return path
 
 
-def test_a_variant_failing_for_any_reason_is_skipped_and_the_tour_goes_on(failing_tour):
-    result, out = failing_tour
-    assert result.names == ["keras", "tflite-float32"]
+def test_a_variant_failing_for_any_reason_is_skipped_and_the_tour_goes_on(small_tour):
+    result, out, _ = small_tour
+    assert result.names == ["keras", *TOUR_VARIANTS]
+    assert set(TOUR_FAILING) <= set(result.skipped)
     assert result.skipped["boom"] == "RuntimeError: the converter crashed"
     assert "garbage" in result.skipped and result.skipped["garbage"]   # failed to measure
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -280,17 +263,22 @@ def test_a_variant_failing_for_any_reason_is_skipped_and_the_tour_goes_on(failin
     assert state["steps"]["measure"]["skipped"] == {"garbage": result.skipped["garbage"]}
 
 
-def test_the_baseline_failing_and_ctrl_c_are_not_swallowed(tmp_path, monkeypatch, tiny_data):
+def test_the_baseline_failing_and_ctrl_c_are_not_swallowed(tmp_path, monkeypatch, tiny_data,
+                                                          given_model):
     monkeypatch.setenv("ARTSPEED_FAST", "1")
-    variants = [*tour_module.VARIANTS, *EXTRA]
-    monkeypatch.setattr(tour_module, "VARIANTS", [("keras", _boom), *variants[1:]])
+    variants = [*tour_module.VARIANTS, *TOUR_EXTRAS]
+    boom = dict(TOUR_EXTRAS)["boom"]
+    monkeypatch.setattr(tour_module, "VARIANTS", [("keras", boom), *variants[1:]])
     with pytest.raises(RuntimeError, match="the converter crashed"):
-        artspeed.run_tour(dataset=tiny_data, quick=True, out=tmp_path, progress=False,
+        artspeed.run_tour(given_model, tiny_data, quick=True, out=tmp_path, progress=False,
                           variants=["ctrl-c"])
+    assert list(json.loads((tmp_path / "state.json").read_text())["steps"]) == ["baseline"]
     monkeypatch.setattr(tour_module, "VARIANTS", variants)   # resumes after the baseline
     with pytest.raises(KeyboardInterrupt):
-        artspeed.run_tour(dataset=tiny_data, quick=True, out=tmp_path, progress=False,
+        artspeed.run_tour(given_model, tiny_data, quick=True, out=tmp_path, progress=False,
                           variants=["ctrl-c"])
+    assert list(json.loads((tmp_path / "state.json").read_text())["steps"]) == [
+        "baseline", "variant:keras"]
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -313,13 +301,16 @@ def test_a_damaged_state_starts_afresh_with_one_line(content, problem, tmp_path,
     assert line.endswith("; starting the tour afresh")
 
 
-def test_a_tour_over_a_damaged_state_runs_afresh(failing_tour, tiny_data, monkeypatch, capsys):
-    result, out = failing_tour
+def test_a_tour_over_a_damaged_state_runs_afresh(small_tour, given_model, tiny_data, tmp_path,
+                                                monkeypatch, capsys):
+    out = tmp_path / "tour"
+    shutil.copytree(small_tour[1], out)   # a finished tour's folder (the shared one stays whole)
     monkeypatch.setenv("ARTSPEED_FAST", "1")
     (out / "state.json").write_text('{"signature": {}, "steps": []}')
-    again = artspeed.run_tour(dataset=tiny_data, quick=True, out=out, progress=False,
+    again = artspeed.run_tour(given_model, tiny_data, quick=True, out=out, progress=False,
                               variants=["tflite-float32"])
     assert again.names == ["keras", "tflite-float32"] and not again.skipped
+    assert again.model == "baseline_cnn" and again.dataset == "shapes"
     assert "starting the tour afresh" in capsys.readouterr().err
     assert set(json.loads((out / "state.json").read_text())["steps"]) >= {"baseline", "measure"}
 
@@ -335,8 +326,8 @@ def test_a_state_json_folder_is_refused_and_kept(tmp_path, tiny_data):
 
 
 @pytest.mark.skipif(fcntl is None, reason="no fcntl: the tour runs unlocked")
-def test_a_second_tour_in_the_same_out_is_refused(failing_tour, tiny_data):
-    _, out = failing_tour
+def test_a_second_tour_in_the_same_out_is_refused(small_tour, tiny_data):
+    _, out, _ = small_tour
     with open(out / ".tour.lock", "a+") as held:   # the lock a finished tour released
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.truncate(0)

@@ -5,27 +5,15 @@ import json
 import re
 
 import pytest
-from conftest import run_cli
+from conftest import TOUR_EXTRAS, TOUR_FAILING, run_cli
+from conftest import TOUR_VARIANTS as VARIANTS
 
 import artspeed
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.tour import run as tour_module
 
-VARIANTS = ["tflite-float32", "tflite-int8", "openvino-f32"]
-
-
-@pytest.fixture(scope="module")
-def small_tour(tmp_path_factory):
-    """A fast tour of the vehicle on the built-in scenes with two TFLite variants, an OpenVINO
-    one and the Keras baseline."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ARTSPEED_FAST", "1")
-    out = tmp_path_factory.mktemp("tour")
-    data = artspeed.load_dataset("scenes", limit_train=400, limit_test=200)
-    result = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
-                               variants=VARIANTS)
-    yield result, out, data
-    mp.undo()
+# small_tour (tests/conftest.py): one fast tour of the vehicle on the built-in scenes, shared
+# with tests/test_interruptions.py: VARIANTS built and measured, TOUR_FAILING skipped.
 
 
 def test_every_variant_is_measured_alike(small_tour):
@@ -109,23 +97,26 @@ def test_results_json_and_a_self_contained_report(small_tour):
 def test_an_interrupted_tour_resumes_from_the_steps_done(small_tour, monkeypatch):
     result, out, data = small_tour
     state = json.loads((out / "state.json").read_text())
-    steps = [name for name, _, _ in tour_module._steps(["keras", *VARIANTS])]
+    steps = [name for name, _, _ in tour_module._steps(["keras", *VARIANTS, *TOUR_FAILING])]
     assert list(state["steps"]) == steps == [
         "baseline", "variant:keras", "variant:tflite-float32", "variant:tflite-int8",
-        "variant:openvino-f32", "measure", "picks", "curves", "energy", "report"]
+        "variant:openvino-f32", "variant:boom", "variant:garbage", "variant:needs-conv",
+        "measure", "picks", "curves", "energy", "report"]
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished step ran again")
 
     monkeypatch.setenv("ARTSPEED_FAST", "1")
+    monkeypatch.setattr(tour_module, "VARIANTS", [*tour_module.VARIANTS, *TOUR_EXTRAS])
     for step in ("_baseline", "_prepare_baseline", "_variant", "_measure", "_picks", "_curves",
                  "_energy"):
         monkeypatch.setattr(tour_module, step, must_not_run)
     (out / "report.html").unlink()
     again = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
-                              variants=VARIANTS)
+                              variants=[*VARIANTS, *TOUR_FAILING])
     assert [v.to_dict() for v in again.variants] == [v.to_dict() for v in result.variants]
     assert (again.picks, again.pareto_latency) == (result.picks, result.pareto_latency)
+    assert again.skipped == result.skipped
     assert (out / "report.html").exists()
     # the tour's time counts the steps the first run did, not only this resumption
     taken = json.loads((out / "state.json").read_text())["step_seconds"]
@@ -147,19 +138,12 @@ def test_a_changed_model_file_is_not_mistaken_for_the_finished_one(tmp_path, mon
     assert second.profile["total_params"] == artspeed.baseline_cnn(width=8).count_params()
 
 
-def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(tmp_path, monkeypatch):
-    def not_for_this_model(ctx):
-        raise InvalidArgumentError("this model has no Conv2D layer to prune")
-
-    monkeypatch.setenv("ARTSPEED_FAST", "1")
-    monkeypatch.setattr(tour_module, "VARIANTS",
-                        [*tour_module.VARIANTS, ("needs-conv", not_for_this_model)])
-    data = artspeed.load_dataset("shapes", limit_train=300, limit_test=100)
-    result = artspeed.run_tour(dataset=data, quick=True, out=tmp_path, progress=False,
-                               variants=["tflite-float32", "needs-conv"])
-    assert result.names == ["keras", "tflite-float32"]
-    assert result.skipped == {"needs-conv": "this model has no Conv2D layer to prune"}
-    assert "no Conv2D layer to prune" in (tmp_path / "report.html").read_text()
+def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(small_tour):
+    result, out, _ = small_tour   # its builder raised InvalidArgumentError: no Conv2D layer
+    assert result.names == ["keras", *VARIANTS]
+    assert result.skipped["needs-conv"] == "this model has no Conv2D layer to prune"
+    assert set(result.skipped) == set(TOUR_FAILING)   # nothing else was skipped
+    assert "no Conv2D layer to prune" in (out / "report.html").read_text()
 
 
 def test_a_model_of_the_wrong_shape_is_refused_with_the_shape_it_needs(tmp_path):
