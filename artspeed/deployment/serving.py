@@ -455,8 +455,8 @@ def _start(settings: dict, *, port, host, address, proxy, timeout_s) -> Served:
                         raise ModelError(f"Ray did not start: {first_line(exc)}; try again, or "
                                          "with fewer other programs running") from None
             else:
+                _check_reachable(address)
                 try:
-                    # a loopback address stays one: Ray would swap in this node's IP
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
                 except (ConnectionError, ValueError, RuntimeError) as exc:
                     raise InvalidArgumentError(f"could not join the Ray cluster at {address}: "
@@ -642,6 +642,31 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """A clear error at once when nothing listens at a cluster's address (Ray itself
+    retries for minutes).
+
+    >>> _check_reachable("127.0.0.1:1")
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: nothing listens at 127.0.0.1:1; start a cluster there with `ray start --head --port 1`, or leave --address out to start a local one
+    """
+    import socket
+
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise InvalidArgumentError(f"{address!r} is not a Ray address such as 127.0.0.1:6379")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except OSError:
+        raise InvalidArgumentError(
+            f"nothing listens at {address}; start a cluster there with `ray start --head "
+            f"--port {port}`, or leave --address out to start a local one") from None
 
 
 def _head_host(address: str) -> str:
