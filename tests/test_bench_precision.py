@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli_many
 
 import artspeed
 from artspeed.core.errors import InvalidArgumentError
@@ -23,38 +23,48 @@ def tiny(tmp_path_factory):
             "xml": artspeed.save_ir(artspeed.convert_model(model), folder / "tiny.xml")}
 
 
-def test_cli_bench_reports_the_precision_that_ran(tiny):
+@pytest.fixture(scope="module")
+def benched(tiny):
+    """``artspeed bench`` four ways, in one interpreter (run_cli_many):
+    {key: (exit status, stdout, stderr)}."""
+    xml, keras = str(tiny["xml"]), str(tiny["keras"])
+    return run_cli_many({
+        "ir": ["bench", xml, "--iterations", "20", "--json"],
+        "ir f32": ["bench", xml, "--iterations", "20", "--precision", "f32", "--json"],
+        "ir and keras": ["bench", xml, keras, "--iterations", "20"],
+        "ir and keras f32": ["bench", xml, keras, "--iterations", "20", "--precision", "f32"]})
+
+
+def test_cli_bench_reports_the_precision_that_ran(benched):
     default = artspeed.default_inference_precision()["default"]
-    done = run_cli("bench", str(tiny["xml"]), "--iterations", "20", "--json")
-    assert done.returncode == 0, done.stderr
-    payload = json.loads(done.stdout)
+    code, stdout, stderr = benched["ir"]
+    assert code == 0, stderr
+    payload = json.loads(stdout)
     assert payload["inference_precision"] == default
     assert payload["predictor"]["precision"] is None   # nothing pinned: OpenVINO chose
     assert payload["predictor"]["compiled_precision"] == default
 
-    done = run_cli("bench", str(tiny["xml"]), "--iterations", "20", "--precision", "f32",
-                   "--json")
-    assert done.returncode == 0, done.stderr
-    payload = json.loads(done.stdout)
+    code, stdout, stderr = benched["ir f32"]
+    assert code == 0, stderr
+    payload = json.loads(stdout)
     assert payload["inference_precision"] == "f32" and payload["predictor"]["precision"] == "f32"
 
 
-def test_cli_bench_table_has_a_precision_column(tiny):
+def test_cli_bench_table_has_a_precision_column(benched):
     default = artspeed.default_inference_precision()["default"]
-    done = run_cli("bench", str(tiny["xml"]), str(tiny["keras"]), "--iterations", "20")
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    code, stdout, stderr = benched["ir and keras"]
+    assert code == 0, stderr
+    lines = stdout.splitlines()
     assert lines[0].split()[:3] == ["model", "runtime", "precision"]
     assert lines[1].split()[1:3] == ["openvino", default]
     assert lines[2].split()[1:3] == ["keras", "-"]
-    assert (f"ran in {default}" in done.stdout) == (default != "f32")
+    assert (f"ran in {default}" in stdout) == (default != "f32")
 
     # --precision applies to the OpenVINO models only, so Keras can stay in the comparison
-    done = run_cli("bench", str(tiny["xml"]), str(tiny["keras"]), "--iterations", "20",
-                   "--precision", "f32")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1].split()[1:3] == ["openvino", "f32"]
-    assert "ran in" not in done.stdout
+    code, stdout, stderr = benched["ir and keras f32"]
+    assert code == 0, stderr
+    assert stdout.splitlines()[1].split()[1:3] == ["openvino", "f32"]
+    assert "ran in" not in stdout
 
 
 def test_bench_models_precision(tiny):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from _inference_models import tiny_models  # noqa: F401  (a session fixture)
-from conftest import run_cli, run_cli_many
+from conftest import run_cli_many
 
 import artspeed
 from artspeed.core.errors import InvalidArgumentError
@@ -151,25 +151,30 @@ def test_bad_sweeps():
 
 # ------------------------------------------------------------------ CLI
 def test_cli_bench_json_and_table(tiny_models):  # noqa: F811
-    done = run_cli("bench", str(tiny_models["tflite"]), "--iterations", "20", "--threads", "1",
-                   "--json")
-    assert done.returncode == 0, done.stderr
-    payload = json.loads(done.stdout)
+    done = run_cli_many({   # one interpreter for the three
+        "tflite": ["bench", str(tiny_models["tflite"]), "--iterations", "20", "--threads", "1",
+                   "--json"],
+        "ir": ["bench", str(tiny_models["xml"]), "--iterations", "20", "--json"],
+        "both": ["bench", str(tiny_models["tflite"]), str(tiny_models["xml"]),
+                 "--scenario", "single-stream", "--duration", "0.2"]})
+    code, stdout, stderr = done["tflite"]
+    assert code == 0, stderr
+    payload = json.loads(stdout)
     for key in ("runtime", "batch_size", "threads", "scenario", "latency_ms",
                 "throughput_per_s", "iterations", "env"):
         assert key in payload
     assert set(payload["latency_ms"]) == {"p50", "p90", "p99", "mean", "std"}
     assert (payload["runtime"], payload["threads"], payload["iterations"]) == ("tflite", 1, 20)
     assert payload["env"]["threads"] == 1 and payload["runtime_latency_ms"] is None
-    done = run_cli("bench", str(tiny_models["xml"]), "--iterations", "20", "--json")
-    own = json.loads(done.stdout)["runtime_latency_ms"]
+    code, stdout, stderr = done["ir"]
+    assert code == 0, stderr
+    own = json.loads(stdout)["runtime_latency_ms"]
     assert set(own) == {"p50", "p90", "p99", "mean", "std"} and own["p50"] > 0
 
-    done = run_cli("bench", str(tiny_models["tflite"]), str(tiny_models["xml"]),
-                   "--scenario", "single-stream", "--duration", "0.2")
-    assert done.returncode == 0, done.stderr
-    assert "vs first" in done.stdout and "openvino" in done.stdout
-    assert "single-stream" in done.stdout
+    code, stdout, stderr = done["both"]
+    assert code == 0, stderr
+    assert "vs first" in stdout and "openvino" in stdout
+    assert "single-stream" in stdout
 
 
 def test_cli_bench_errors_are_one_line(tmp_path, tiny_models):  # noqa: F811
