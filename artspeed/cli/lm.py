@@ -109,7 +109,7 @@ def _add_lm(commands) -> None:
                             "standard library's sources, offline")
     train.add_argument("--quick", action="store_true",
                        help="the quick training: 1,100 steps, about 2.5 min on 2 cores "
-                       "(default: 4,400 steps; 150 either way with ARTSPEED_FAST=1)")
+                       "(default: 4,400 steps; 60 either way with ARTSPEED_FAST=1)")
     train.add_argument("--layers", type=_positive_int, default=4, help="decoder blocks (4)")
     train.add_argument("--context", type=_positive_int, default=256,
                        help="the longest text it reads, in characters (256)")

@@ -96,8 +96,8 @@ def train_and_save_lm(out, *, quick: bool = True, layers: int = 4, context: int 
                       progress: bool = True) -> TrainedLM:
     """Train a language model on the standard library's sources (``train_lm``) and save it.
 
-    ``quick`` trains ``lm_steps()`` steps (1,100; 150 in fast mode), else
-    ``FULL_STEPS`` (still 150 in fast mode); ``steps`` overrides both. ``out``
+    ``quick`` trains ``lm_steps()`` steps (1,100; 60 in fast mode), else
+    ``FULL_STEPS`` (still 60 in fast mode); ``steps`` overrides both. ``out``
     is checked before anything trains; the record gains ``model_path``,
     ``size_bytes`` and a greedy ``sample`` continuing ``"def "``.
     """

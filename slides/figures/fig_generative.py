@@ -1,7 +1,7 @@
 """Generative inference on a tiny character-level language model, trained here, offline.
 
 ``artspeed.train_lm`` trains the 4-layer decoder on the standard library's sources
-(the quick training; 60 steps in fast mode) and a 1-layer draft beside it. Then,
+(the quick training; ``lm_steps()``: 60 steps in fast mode) and a 1-layer draft beside it. Then,
 each with the function notebook 11 uses:
 
 - ``generation_costs``: a call's cost against the text's length, and a whole
@@ -55,8 +55,7 @@ def make(out_dir: Path) -> dict:
 
     fast = artspeed.fast_mode()
     corpus = artspeed.text_corpus()
-    steps = 60 if fast else None       # fast mode (CI): a shorter training, the same code
-    trained = artspeed.train_lm(corpus, steps=steps, progress=False)
+    trained = artspeed.train_lm(corpus, progress=False)   # fast mode (CI): 60 steps
     lm = trained.lm
     new_tokens = 32 if fast else 120
 
@@ -82,7 +81,7 @@ def make(out_dir: Path) -> dict:
     save(fig, out_dir, "weight_compression")
     fits = comparison.weights_fit_in_cache
 
-    draft = artspeed.train_lm(corpus, layers=1, steps=steps, progress=False)
+    draft = artspeed.train_lm(corpus, layers=1, progress=False)
     prompts = artspeed.heldout_prompts(corpus.heldout_text, SPEC_PROMPTS, chars=24)
     speculative = _speculative(lm, draft.lm, prompts, new_tokens, 2 if fast else 3)
 
