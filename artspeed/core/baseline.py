@@ -57,12 +57,13 @@ def baseline_epochs() -> int:
 
 
 def vehicle_epochs() -> int:
-    """The vehicle's epochs when none are asked for: 4, or 3 in fast mode.
+    """The vehicle's epochs when none are asked for: 4, or 1 in fast mode (CI: it checks the
+    code path, so the vehicle stays under-trained, as the baseline does).
 
     Four epochs of the 5,000 scenes take about three minutes on 2 cores and reach
     about 89%; six reach about 92%, and keep ``make demo`` past ten minutes.
     """
-    return 3 if fast_mode() else 4
+    return 1 if fast_mode() else 4
 
 
 @dataclass(frozen=True, repr=False)
