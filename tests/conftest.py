@@ -75,7 +75,7 @@ def small_tour(tmp_path_factory):
     mp.setattr(tour_module, "VARIANTS", [*tour_module.VARIANTS, *TOUR_EXTRAS])
     try:
         out = tmp_path_factory.mktemp("tour")
-        data = artspeed.load_dataset("scenes", limit_train=400, limit_test=200)
+        data = artspeed.load_dataset("scenes", limit_train=128, limit_test=100)
         result = artspeed.run_tour(dataset=data, quick=True, out=out, progress=False,
                                    variants=[*TOUR_VARIANTS, *TOUR_FAILING])
     finally:
