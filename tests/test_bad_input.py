@@ -142,6 +142,25 @@ CLI_CASES = [
     ("tour-missing-model", ["tour", "{dir}/nowhere.keras", "--out", "{dir}/tour"],
      "does not exist"),
     ("tour-out-is-file", ["tour", "--out", "{keep}/kept.txt"], "another output path"),
+    ("tour-task-unknown", ["tour", "--task", "detection", "--out", "{dir}/tour"],
+     "classification"),
+    ("tour-task-not-the-datasets", ["tour", "--task", "segmentation", "--dataset", "scenes",
+                                    "--out", "{dir}/tour"], "shapes_seg"),
+    ("tour-regression-without-model", ["tour", "--dataset", "scenes_size", "--out",
+                                       "{dir}/tour"], "give your own"),
+    ("tour-classifier-on-masks", ["tour", "{rgb96_keras}", "--dataset", "shapes_seg",
+                                  "--out", "{dir}/tour"], "needs (None, 96, 96, 2 or 1"),
+    # tasks on the other commands
+    ("quantize-task-not-the-datasets", ["quantize", "{keras}", "--mode", "int8", "--task",
+                                        "segmentation", "--dataset", "shapes", "--out",
+                                        "{dir}/q.tflite"], "--task classification"),
+    ("prune-classifier-on-masks", ["prune", "{rgb96_keras}", "--sparsity", "0.5", "--dataset",
+                                   "shapes_seg", "--out", "{dir}/p.keras"], "output shape"),
+    ("deploy-task-not-the-datasets", ["deploy", "{keras}", "--precision", "f32", "--task",
+                                      "regression", "--dataset", "shapes", "--out", "{dir}/ir"],
+     "scenes_size"),
+    ("bench-task-without-dataset", ["bench", "{tflite}", "--task", "segmentation"],
+     "--dataset"),
     # lm
     ("lm-no-job", ["lm"], "JOB"),
     ("lm-generate-empty-prompt", ["lm", "generate", "{lm}", "--prompt", ""], "at least one"),
@@ -191,13 +210,14 @@ def _models(tiny_models, tmp_path_factory):  # noqa: F811
     lambda_model.save(folder / "lambda.h5")
     rgb = artspeed.baseline_cnn((32, 32, 3), 10, width=2)
     artspeed.save_model(rgb, folder / "rgb.keras")
+    artspeed.save_model(artspeed.baseline_cnn((96, 96, 3), 2, width=2), folder / "rgb96.keras")
     lm = tiny_lm(width=16)
     lm.save(folder / "tiny.lm.h5")
     data = tiny_models["tflite"].read_bytes()
     return {"keras": tiny_models["keras"], "tflite": tiny_models["tflite"],
             "lm": folder / "tiny.lm.h5",
             "xml": tiny_models["xml"], "lambda_h5": folder / "lambda.h5",
-            "rgb_keras": folder / "rgb.keras",
+            "rgb_keras": folder / "rgb.keras", "rgb96_keras": folder / "rgb96.keras",
             "corrupt_tflite": data[:8] + np.random.default_rng(0).bytes(len(data) - 8)}
 
 
@@ -210,7 +230,7 @@ def _materials(folder, models) -> dict:
         names[key] = folder / name          # a folder named like a model, with a file in it
         names[key].mkdir()
         (names[key] / "inside.txt").write_text("must survive")
-    for key in ("keras", "tflite", "xml", "lambda_h5", "rgb_keras", "lm"):
+    for key in ("keras", "tflite", "xml", "lambda_h5", "rgb_keras", "rgb96_keras", "lm"):
         source = models[key]
         names[key] = folder / source.name
         shutil.copy(source, names[key])
@@ -322,6 +342,14 @@ def _api_cases():
         ("ir-truncated", lambda n: artspeed.read_ir(n["truncated_xml"]), "truncated"),
         ("deploy-precision", lambda n: artspeed.deploy(n["keras"], n["dir"] / "ir", "int4"),
          "choose"),
+        ("unet-depth", lambda n: artspeed.unet((90, 90, 3), depth=3), "multiples of 8"),
+        ("task-unknown", lambda n: artspeed.task_for("detection"), "choose classification"),
+        ("evaluate-task-not-the-datasets",
+         lambda n: artspeed.evaluate(artspeed.load_model(n["keras"]), artspeed.load_dataset(
+             "shapes", limit_train=2, limit_test=2), task="regression"), "scenes_size"),
+        ("pruning-initial-above-target",
+         lambda n: artspeed.pruning_schedule("polynomial", 0.5, 10, initial_sparsity=0.8),
+         "ramps up"),
         ("representative-0",
          lambda n: list(artspeed.representative_samples(np.ones((2, 3)), 0)), ">= 1"),
     ]

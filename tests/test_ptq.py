@@ -158,6 +158,12 @@ def test_compare_variants(converted, trained, shapes_small):
     assert 0 < lat["p50"] <= lat["p99"] and lat["p50"] == table["int8"].latency_ms
     assert table["int8"].throughput_per_s > 0 and not table.skipped
     assert table["keras"].agreement == 1.0 and table["keras"].path is None
+    for name in ("float32", "int8"):   # one pass per model: the figures of the two functions
+        variant = converted[name].predictor()
+        assert table[name].accuracy == artspeed.accuracy(variant, shapes_small)
+        assert table[name].agreement == artspeed.agreement(variant, trained, shapes_small)
+        assert table[name].float_accuracy == artspeed.accuracy(trained, shapes_small)
+        assert table[name].score == table[name].accuracy and table[name].metric == "accuracy"
     assert table.speedup("int8") > 0 and table["int8"].latency_ms > 0
     text, page = str(table), table._repr_html_()
     assert "int8" in text and "× smaller" in text and "<table" in page and "× smaller" in page

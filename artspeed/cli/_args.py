@@ -14,6 +14,7 @@ from artspeed.core import _checks
 from artspeed.core.config import DEFAULT_DATASET_HELP
 from artspeed.core.data import DatasetChoice
 from artspeed.core.errors import InvalidArgumentError
+from artspeed.core.tasks import TASKS
 
 
 def _checked(convert, check, what: str):
@@ -67,12 +68,21 @@ def _emit(args, payload, lines) -> None:
 def _add_data_arguments(parser, data_help: str, epochs_help: str | None = None) -> None:
     """--dataset, --limit-train and, given ``epochs_help``, --epochs."""
     parser.add_argument("--dataset", metavar="NAME",
-                        help=f"{data_help}: fashion_mnist, mnist, cifar10 or shapes "
+                        help=f"{data_help}: fashion_mnist, mnist, cifar10, shapes, scenes, "
+                        "shapes_seg (masks), shapes_seg_multi or scenes_size (a regression) "
                         f"({DEFAULT_DATASET_HELP})")
     if epochs_help is not None:
         parser.add_argument("--epochs", type=_positive_int, metavar="N", help=epochs_help)
     parser.add_argument("--limit-train", type=_positive_int, metavar="N",
                         help="use the first N training images only (2000 with ARTSPEED_FAST=1)")
+
+
+def _add_task_argument(parser) -> None:
+    """--task: what the model does, scored by its metric (default: the dataset's)."""
+    parser.add_argument("--task", choices=TASKS,
+                        help="what the model does, and so its score: classification (top-1 "
+                        "accuracy), segmentation (mean IoU and Dice) or regression (MAE); "
+                        "default: the dataset's (shapes_seg: segmentation)")
 
 
 def _add_out_arguments(parser, out_help: str, default: str | None = None) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from artspeed.cli._args import (
+    _add_data_arguments,
+    _add_task_argument,
     _add_unsafe_argument,
+    _dataset_choice,
     _emit,
     _input_shape,
     _positive_float,
@@ -14,6 +17,7 @@ from artspeed.cli._args import (
 )
 from artspeed.core.config import DEFAULT_DATASET_HELP
 from artspeed.core.saving import existing_model
+from artspeed.core.tasks import METRICS
 from artspeed.measure.scenarios import SCENARIOS
 from artspeed.measure.workflows import SPEC_FORMS, bench_models, profile_spec
 from artspeed.runtimes.factory import RUNTIMES
@@ -30,7 +34,9 @@ def _cmd_bench(args) -> int:
                               duration_s=args.duration, iterations=args.iterations,
                               warmup=args.warmup, latency_bound_ms=args.latency_bound_ms,
                               target_qps=args.target_qps, safe_mode=not args.unsafe,
-                              precision=precision, **options)
+                              precision=precision,
+                              dataset=_dataset_choice(args) if args.dataset else None,
+                              task=args.task, **options)
     payloads = [run.to_dict() for run in comparison.runs]
     lines = [f"{'model':<28} {'runtime':<9} {'precision':<9} {'scenario':<14} {'batch':>5} "
              f"{'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>11} {'vs first':>8}"]
@@ -42,6 +48,10 @@ def _cmd_bench(args) -> int:
                      f"{p['inference_precision'] or '-':<9} {p['scenario']:<14} "
                      f"{p['batch_size']:>5} {' '.join(fmt)} {p['throughput_per_s']:>11,.0f} "
                      f"{(f'{speed:.2f}x' if speed else '-'):>8}")
+        if p["score"] is not None:
+            metric = METRICS[p["score"]["metric"]]
+            lines.append(f"  {metric.name} {metric.format(p['score']['value'])} on "
+                         f"{p['score']['samples']} test images")
         if p["scenario"] == "server":
             lines.append(f"  server at {p['target_qps']:.0f} QPS: p99 bound "
                          f"{p['latency_bound_ms']} ms {'met' if p['bound_met'] else 'MISSED'}")
@@ -79,6 +89,9 @@ def _add_bench(commands) -> None:
                        help="server scenario: the p99 bound in ms (default 10)")
     bench.add_argument("--target-qps", type=_positive_float,
                        help="server scenario: queries per second (default: half the capacity)")
+    _add_data_arguments(bench, "also score each model on this dataset's test images, by its "
+                        "task's metric")
+    _add_task_argument(bench)
     _add_unsafe_argument(bench)
     bench.add_argument("--json", action="store_true", help="print JSON only")
     bench.set_defaults(func=_cmd_bench)
@@ -126,7 +139,8 @@ def _cmd_tour(args) -> int:
         existing_model(args.model)
     variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
     result = run_tour(args.model, args.dataset or None, quick=args.quick, out=args.out,
-                      progress=not args.json, variants=variants, safe_mode=not args.unsafe)
+                      progress=not args.json, variants=variants, safe_mode=not args.unsafe,
+                      task=args.task)
     report = Path(result.out) / "report.html"
     _emit(args, {**result.to_dict(), "report": str(report),
                  "results": str(Path(result.out) / "results.json")}, [
@@ -145,10 +159,13 @@ def _add_tour(commands) -> None:
     tour = commands.add_parser("tour", help="the whole pipeline: every variant, measured, "
                                "with a report")
     tour.add_argument("model", nargs="?", metavar="MODEL",
-                      help="a saved Keras classifier of the dataset (default: train the "
-                           "vehicle, a MobileNetV2 for 96x96 colour images)")
+                      help="a saved Keras model of the dataset: a classifier, a segmentation "
+                           "or a regression model (default: train the vehicle, a MobileNetV2 "
+                           "for 96x96 colour images; on shapes_seg, a UNet)")
     tour.add_argument("--dataset", help=f"default: {SPEED_DATASET} (built in) for the vehicle; "
+                      "shapes_seg (built in) for segmentation with the UNet; "
                       f"for a model of yours, {DEFAULT_DATASET_HELP}")
+    _add_task_argument(tour)
     tour.add_argument("--quick", action="store_true",
                       help="fewer epochs and shorter measurements, same steps (minutes)")
     tour.add_argument("--out", default="runs/tour",

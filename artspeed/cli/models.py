@@ -6,6 +6,7 @@ from __future__ import annotations
 from artspeed.cli._args import (
     _add_data_arguments,
     _add_out_arguments,
+    _add_task_argument,
     _add_unsafe_argument,
     _dataset_choice,
     _emit,
@@ -70,15 +71,20 @@ def _cmd_quantize(args) -> int:
     result = quantize_to_tflite(args.model, args.out, args.mode, _dataset_choice(args),
                                 calibration_samples=args.calibration_samples, io_type=args.io,
                                 epochs=args.epochs, progress=not args.json,
-                                safe_mode=not args.unsafe)
-    drop = 100 * (result.float_accuracy - result.accuracy)
+                                safe_mode=not args.unsafe, task=args.task)
+    m = result.measure
+    drop = m.drop(result.float_score, result.score)
+    unit = f" {m.drop_unit}" if m.drop_unit else ""
+    alike = ("" if result.agreement is None else
+             f"{result.agreement:.2%} {'pixels' if result.metric == 'mean_iou' else 'top-1'} "
+             "with the float model")
     _emit(args, result.to_dict(), [
         f"mode         {result.mode} ({result.input_dtype} in, {result.output_dtype} out)",
         f"size         {result.size_bytes:,} bytes, {result.times_smaller:.2f}x smaller than the "
         f"float TFLite file ({result.float_size_bytes:,} bytes)",
-        f"accuracy     {result.accuracy:.2%} (float {result.float_accuracy:.2%}, "
-        f"{drop:+.2f} points lost) on {result.test_samples} {result.dataset} test images",
-        f"agreement    {result.agreement:.2%} top-1 with the float model",
+        f"{m.name:<12} {m.format(result.score)} (float {m.format(result.float_score)}, "
+        f"{drop:+.2f}{unit} lost) on {result.test_samples} {result.dataset} test images",
+        *([f"agreement    {alike}"] if alike else []),
         f"in float     {', '.join(result.float_ops) or 'no ops'}",
         f"saved        {result.path}",
     ])
@@ -101,6 +107,7 @@ def _add_quantize(commands) -> None:
                        "qat: int8 or uint8; int16x8: int16)")
     _add_data_arguments(quant, "calibration, fine-tuning and test data",
                         "qat: fine-tuning epochs (default 1)")
+    _add_task_argument(quant)
     _add_out_arguments(quant, "where to write the .tflite file")
     _add_unsafe_argument(quant)
     quant.set_defaults(func=_cmd_quantize)
@@ -110,7 +117,7 @@ def _cmd_prune(args) -> int:
     r = prune_and_fine_tune(args.model, args.out, _dataset_choice(args), sparsity=args.sparsity,
                             m_by_n=args.m_by_n, channels=args.channels, schedule=args.schedule,
                             norm=args.norm, skip=args.skip or (), epochs=args.epochs,
-                            progress=not args.json, safe_mode=not args.unsafe)
+                            progress=not args.json, safe_mode=not args.unsafe, task=args.task)
     _emit(args, r.to_dict(), [
         f"sparsity     {r.achieved_sparsity:.1%} of the pruned kernels are zero "
         f"(target {r.target_sparsity:.1%})",
@@ -121,8 +128,8 @@ def _cmd_prune(args) -> int:
         f"size         {r.baseline_size_bytes:,} -> {r.size_bytes:,} bytes; gzipped "
         f"{r.baseline_gzip_bytes:,} -> {r.gzip_bytes:,} "
         f"({r.times_smaller:.2f}x smaller)",
-        f"accuracy     {r.accuracy:.2%} (baseline {r.baseline_accuracy:.2%}, "
-        f"{r.accuracy_drop_points:+.2f} points lost) after {r.epochs} fine-tuning epoch(s)",
+        f"{r.measure.name:<12} {r._score_text(name=False)} after {r.epochs} fine-tuning "
+        "epoch(s)",
         f"saved        {r.path}",
     ])
     return 0
@@ -147,6 +154,7 @@ def _add_prune(commands) -> None:
                        help="layers to leave dense in magnitude pruning")
     _add_data_arguments(prune, "fine-tuning and test data",
                         "fine-tuning epochs (default 2; 1 with ARTSPEED_FAST=1)")
+    _add_task_argument(prune)
     _add_out_arguments(prune, "where to save the pruned .keras model")
     _add_unsafe_argument(prune)
     prune.set_defaults(func=_cmd_prune)
@@ -194,18 +202,22 @@ def _add_distill(commands) -> None:
 def _cmd_deploy(args) -> int:
     result = deploy(args.model, args.out, args.precision, _dataset_choice(args),
                     calibration_samples=args.calibration_samples, progress=not args.json,
-                    safe_mode=not args.unsafe)
+                    safe_mode=not args.unsafe, task=args.task)
     payload = result.to_dict()
     payload["model"] = args.model
-    drop = (100 * (result.reference_accuracy - result.accuracy)
-            if result.accuracy is not None else float("nan"))
+    m = result.measure
+    drop = m.drop(result.reference_score, result.score)
+    unit = f" {m.drop_unit}" if m.drop_unit else ""
+    alike = ("" if result.top1_agreement is None else
+             f", {'pixel' if result.metric == 'mean_iou' else 'top-1'} agreement "
+             f"{result.top1_agreement:.2%}")
     _emit(args, payload, [
         f"precision    {result.precision} IR, validated with the f32 inference precision hint",
         f"saved        {result.xml} (+ .bin, {result.bin_bytes:,} bytes of weights)",
-        f"accuracy     {result.accuracy:.2%} (source model {result.reference_accuracy:.2%}, "
-        f"{drop:+.2f} points lost) on {result.validation_samples} {result.dataset} test images",
-        f"outputs      max |diff| {result.max_abs_diff:.2e} against the source model, "
-        f"top-1 agreement {result.top1_agreement:.2%}",
+        f"{m.name:<12} {m.format(result.score)} (source model "
+        f"{m.format(result.reference_score)}, {drop:+.2f}{unit} lost) on "
+        f"{result.validation_samples} {result.dataset} test images",
+        f"outputs      max |diff| {result.max_abs_diff:.2e} against the source model{alike}",
         *([f"calibration  {result.calibration_samples} {result.dataset} training images "
            "(nncf.quantize)"] if result.precision == "int8" else []),
         f"benchmark    artspeed bench {result.xml}",
@@ -223,6 +235,7 @@ def _add_deploy(commands) -> None:
     dep.add_argument("--calibration-samples", type=_positive_int, default=300,
                      help="int8: calibration images (default 300)")
     _add_data_arguments(dep, "calibration and test data")
+    _add_task_argument(dep)
     _add_out_arguments(dep, "the folder for the .xml and .bin")
     _add_unsafe_argument(dep)
     dep.set_defaults(func=_cmd_deploy)

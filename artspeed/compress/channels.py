@@ -48,12 +48,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artspeed.compress.results import CompressionResult
+from artspeed.compress.results import CompressionResult, task_score
 from artspeed.core import _checks
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model, tf_keras
 from artspeed.core.training import check_model_fits, train
-from artspeed.measure.evaluation import accuracy, model_size
+from artspeed.measure.evaluation import model_size
 from artspeed.measure.profiler import profile
 
 __all__ = ["NORMS", "ChannelPruningResult", "channel_prunable_layers", "filter_norms",
@@ -349,14 +349,21 @@ class ChannelPruningResult(CompressionResult):
     macs: int
     baseline_params: int
     baseline_macs: int
-    accuracy: float
-    accuracy_before_fine_tuning: float
-    baseline_accuracy: float
+    accuracy: float | None
+    accuracy_before_fine_tuning: float | None
+    baseline_accuracy: float | None
     history: object = None   # TrainingHistory of the fine-tuning
     size_bytes: int | None = None            # the .keras files, raw and gzipped
     gzip_bytes: int | None = None
     baseline_size_bytes: int | None = None
     baseline_gzip_bytes: int | None = None
+    metric: str = "accuracy"                 # the task's metric, and the scores by it
+    score: float | None = None
+    baseline_score: float | None = None
+    score_before_fine_tuning: float | None = None
+
+    _from_accuracy = {"score": "accuracy", "baseline_score": "baseline_accuracy",
+                      "score_before_fine_tuning": "accuracy_before_fine_tuning"}
 
     @property
     def macs_ratio(self) -> float:
@@ -366,8 +373,8 @@ class ChannelPruningResult(CompressionResult):
     def __repr__(self) -> str:
         return (f"<ChannelPruningResult {self.fraction:.0%} of filters removed: "
                 f"{self.params:,} params ({self.baseline_params:,}), {self.macs_ratio:.2f}x "
-                f"fewer MACs, accuracy {self.accuracy:.2%} (baseline "
-                f"{self.baseline_accuracy:.2%})>")
+                f"fewer MACs, {self.measure.name} {self.measure.format(self.score)} (baseline "
+                f"{self.measure.format(self.baseline_score)})>")
 
     def _html_rows(self):
         yield "filters removed per layer", f"{self.fraction:.0%} (ranked by {self.norm})"
@@ -376,9 +383,10 @@ class ChannelPruningResult(CompressionResult):
         yield "parameters", f"{self.baseline_params:,} -> {self.params:,}"
         yield "MACs", f"{self.baseline_macs:,} -> {self.macs:,} ({self.macs_ratio:.2f}x fewer)"
         yield from self._size_rows()
-        yield "accuracy before fine-tuning", self.accuracy_before_fine_tuning
-        yield "accuracy: baseline, pruned + fine-tuned", \
-            f"{self.baseline_accuracy:.2%}, {self.accuracy:.2%}"
+        m = self.measure
+        yield f"{m.name} before fine-tuning", m.format(self.score_before_fine_tuning)
+        yield f"{m.name}: baseline, pruned + fine-tuned", \
+            f"{m.format(self.baseline_score)}, {m.format(self.score)}"
 
 
 def channel_pruning(model, dataset, fraction: float = 0.5, *, norm: str = "l1", layers=None,
@@ -391,17 +399,19 @@ def channel_pruning(model, dataset, fraction: float = 0.5, *, norm: str = "l1", 
     """
     check_model_fits(model, dataset, "artspeed.channel_pruning")
     narrow = prune_channels(model, fraction, norm=norm, layers=layers)
-    before_tuning = accuracy(narrow, dataset)
+    before_tuning = task_score(narrow, dataset)
     history = train(narrow, dataset, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress)
     old, new = profile(model), profile(narrow)
     filters = {layer.name: [int(layer.kernel.shape[-1]),
                             int(narrow.get_layer(layer.name).kernel.shape[-1])]
                for layer in model.layers if _kind(layer) == "kernel"}
-    if baseline_accuracy is None:
-        baseline_accuracy = accuracy(model, dataset)
+    base = task_score(model, dataset, known=baseline_accuracy)
+    found = task_score(narrow, dataset)
     before, after = model_size(model), model_size(narrow)
     return ChannelPruningResult(narrow, float(fraction), norm, filters, new.total_params,
-                                new.macs, old.total_params, old.macs, accuracy(narrow, dataset),
-                                before_tuning, baseline_accuracy, history, after.size_bytes,
-                                after.gzip_bytes, before.size_bytes, before.gzip_bytes)
+                                new.macs, old.total_params, old.macs, found["accuracy"],
+                                before_tuning["accuracy"], base["accuracy"], history,
+                                after.size_bytes, after.gzip_bytes, before.size_bytes,
+                                before.gzip_bytes, found["metric"], found["score"],
+                                base["score"], before_tuning["score"])

@@ -32,12 +32,12 @@ import numpy as np
 from artspeed.compress.pruning import _copy_weights, _kernel
 from artspeed.compress.ptq import _default_path, convert_to_tflite
 from artspeed.compress.qat import QATResult, convert_qat_model, skip_names, unsupported_layers
-from artspeed.compress.results import CompressionResult
+from artspeed.compress.results import CompressionResult, task_score
 from artspeed.core import _checks
 from artspeed.core.errors import ModelError
 from artspeed.core.frameworks import check_tf_keras_model, check_wrappable, tf_keras, tfmot
 from artspeed.core.training import check_model_fits, train
-from artspeed.measure.evaluation import accuracy, model_size
+from artspeed.measure.evaluation import model_size
 
 __all__ = ["CENTROID_INITS", "ClusteringResult", "cluster_weights", "strip_clustering",
            "unique_weights", "weight_clustering", "prune_then_quantize",
@@ -114,14 +114,18 @@ class ClusteringResult(CompressionResult):
     gzip_bytes: int
     baseline_size_bytes: int
     baseline_gzip_bytes: int
-    accuracy: float
-    baseline_accuracy: float
+    accuracy: float | None
+    baseline_accuracy: float | None
     history: object = None
+    metric: str = "accuracy"
+    score: float | None = None
+    baseline_score: float | None = None
 
     def __repr__(self) -> str:
+        m = self.measure
         return (f"<ClusteringResult {self.number_of_clusters} clusters: gzip "
-                f"{self.times_smaller:.2f}x smaller, accuracy {self.accuracy:.2%} "
-                f"(baseline {self.baseline_accuracy:.2%})>")
+                f"{self.times_smaller:.2f}x smaller, {m.name} {m.format(self.score)} "
+                f"(baseline {m.format(self.baseline_score)})>")
 
 def weight_clustering(model, dataset, number_of_clusters: int = 16, *,
                       init: str = "kmeans_plus_plus", skip=(), epochs: int = 1,
@@ -138,10 +142,11 @@ def weight_clustering(model, dataset, number_of_clusters: int = 16, *,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress)
     stripped = strip_clustering(clustered)
     before, after = model_size(model), model_size(stripped)
+    found, base = task_score(stripped, dataset), task_score(model, dataset)
     return ClusteringResult(stripped, number_of_clusters, unique_weights(stripped),
                             after.size_bytes, after.gzip_bytes, before.size_bytes,
-                            before.gzip_bytes, accuracy(stripped, dataset),
-                            accuracy(model, dataset), history)
+                            before.gzip_bytes, found["accuracy"], base["accuracy"], history,
+                            found["metric"], found["score"], base["score"])
 
 
 def prune_then_quantize(pruned_model, representative_data, *, path=None,
@@ -183,5 +188,6 @@ def sparsity_preserving_qat(pruned_model, dataset, *, epochs: int = 1,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress)
     quantized = convert_qat_model(qat_model, path=path if path is not None
                                   else _default_path(pruned_model, "pqat"))
-    return QATResult(quantized, history, accuracy(qat_model, dataset),
-                     baseline_accuracy=accuracy(pruned_model, dataset))
+    found, base = task_score(qat_model, dataset), task_score(pruned_model, dataset)
+    return QATResult(quantized, history, found["accuracy"], baseline_accuracy=base["accuracy"],
+                     metric=found["metric"], score=found["score"], baseline_score=base["score"])

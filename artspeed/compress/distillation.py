@@ -213,6 +213,11 @@ def distill(teacher, student, dataset, *, epochs: int = 3, temperature: float = 
     epochs, batch size, learning rate and seed. Taught in
     notebooks/07-clustering-and-distillation.
     """
+    if getattr(dataset, "task", "classification") != "classification":
+        raise InvalidArgumentError(
+            f"artspeed.distill: distillation matches a teacher's class probabilities, so it "
+            f"takes classifiers; {dataset.name} is a {dataset.task} dataset. Compress that "
+            "model by pruning or quantization instead")
     check_model_fits(teacher, dataset, "artspeed.distill (teacher)")
     check_model_fits(student, dataset, "artspeed.distill (student)")
     epochs = _checks.whole_number("epochs", epochs)

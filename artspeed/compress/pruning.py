@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from artspeed.compress.results import CompressionResult
+from artspeed.compress.results import CompressionResult, task_score
 from artspeed.core import _checks
 from artspeed.core._checks import m_by_n as check_m_by_n
 from artspeed.core._checks import sparsity as check_sparsity
@@ -110,26 +110,34 @@ def _selected(model, layers, skip, where: str) -> list[str]:
 
 
 def pruning_schedule(schedule: str, target_sparsity: float, total_steps: int,
-                     frequency: int | None = None):
+                     frequency: int | None = None, initial_sparsity: float = 0.0):
     """tfmot's ``ConstantSparsity`` or ``PolynomialDecay`` for ``total_steps`` of fine-tuning.
 
     ``"constant"`` prunes to the target at step 0 and re-prunes every
-    ``frequency`` steps; ``"polynomial"`` ramps from 0 to the target over the
+    ``frequency`` steps; ``"polynomial"`` ramps from ``initial_sparsity`` (0 by
+    default; the seed lecture's hands-on starts at 0.5) to the target over the
     first three quarters of the steps, leaving the rest to recover.
 
-    >>> s = pruning_schedule("polynomial", 0.8, 100)
-    >>> type(s).__name__, s.end_step, s.frequency
-    ('PolynomialDecay', 75, 5)
+    >>> s = pruning_schedule("polynomial", 0.8, 100, initial_sparsity=0.5)
+    >>> type(s).__name__, s.initial_sparsity, s.end_step, s.frequency
+    ('PolynomialDecay', 0.5, 75, 5)
     """
     target_sparsity = check_sparsity(target_sparsity)
     if schedule not in SCHEDULES:
         raise InvalidArgumentError(f"unknown schedule {schedule!r}; choose constant or polynomial")
+    initial_sparsity = check_sparsity(initial_sparsity)
+    if initial_sparsity and schedule != "polynomial":
+        raise InvalidArgumentError("initial_sparsity applies to the polynomial schedule only "
+                                   "(a constant one prunes to the target at once)")
+    if initial_sparsity > target_sparsity:
+        raise InvalidArgumentError(f"initial_sparsity {initial_sparsity} is above the target "
+                                   f"{target_sparsity}; the schedule ramps up to the target")
     total_steps = _checks.whole_number("total_steps", total_steps)
     frequency = frequency or max(1, total_steps // 20)
     if schedule == "constant":
         return tfmot.sparsity.keras.ConstantSparsity(target_sparsity, 0, frequency=frequency)
     end_step = max(frequency, frequency * ((3 * total_steps // 4) // frequency))
-    return tfmot.sparsity.keras.PolynomialDecay(0.0, target_sparsity, 0, end_step,
+    return tfmot.sparsity.keras.PolynomialDecay(initial_sparsity, target_sparsity, 0, end_step,
                                                 frequency=frequency)
 
 
@@ -268,14 +276,16 @@ def pad_for_xnnpack(model):
 
 def prune_low_magnitude(model, target_sparsity: float = 0.5, *, schedule="constant",
                         layers=None, skip=(), m_by_n=None, total_steps: int = 100,
-                        frequency: int | None = None, pruning_policy=None):
+                        frequency: int | None = None, pruning_policy=None,
+                        initial_sparsity: float = 0.0):
     """tfmot's ``prune_low_magnitude`` on the chosen layers, with clear errors.
 
     Returns a new model (the original keeps its weights) whose chosen layers
     are wrapped. ``layers`` names the layers to prune (default: all prunable);
     ``skip`` removes some (the first conv and the classifier are the usual
     ones to spare). ``schedule`` is ``"constant"``, ``"polynomial"`` or a tfmot
-    schedule; ``total_steps`` is the fine-tuning length it is laid over.
+    schedule; ``total_steps`` is the fine-tuning length it is laid over
+    (``initial_sparsity``: where a polynomial one starts).
     ``m_by_n=(2, 4)`` prunes in that N:M pattern instead (``target_sparsity``
     is then ignored: the sparsity is m / n). ``pruning_policy="xnnpack"``
     (tfmot's ``PruneForLatencyOnXNNPack``, or any tfmot ``PruningPolicy``)
@@ -304,7 +314,8 @@ def prune_low_magnitude(model, target_sparsity: float = 0.5, *, schedule="consta
                              f"to prune: {why}")
     chosen = set(chosen)
     if isinstance(schedule, str):
-        schedule = pruning_schedule(schedule, target_sparsity, total_steps, frequency)
+        schedule = pruning_schedule(schedule, target_sparsity, total_steps, frequency,
+                                    initial_sparsity)
     elif not isinstance(schedule, tfmot.sparsity.keras.PruningSchedule):
         raise InvalidArgumentError(f"schedule must be constant, polynomial or a tfmot "
                                    f"PruningSchedule, got {schedule!r}")
@@ -482,14 +493,18 @@ class PruningResult(CompressionResult):
     gzip_bytes: int
     baseline_size_bytes: int
     baseline_gzip_bytes: int
-    accuracy: float
-    baseline_accuracy: float
+    accuracy: float | None
+    baseline_accuracy: float | None
+    metric: str = "accuracy"
+    score: float | None = None
+    baseline_score: float | None = None
 
     def __repr__(self) -> str:
         pattern = f"{self.m_by_n[0]}:{self.m_by_n[1]}" if self.m_by_n else self.schedule
+        m = self.measure
         return (f"<PruningResult {pattern}, {self.report.achieved_sparsity:.1%} sparse: gzip "
-                f"{self.times_smaller:.2f}x smaller, accuracy {self.accuracy:.2%} "
-                f"(baseline {self.baseline_accuracy:.2%})>")
+                f"{self.times_smaller:.2f}x smaller, {m.name} {m.format(self.score)} "
+                f"(baseline {m.format(self.baseline_score)})>")
 
     def _html_rows(self):
         yield "schedule", self.schedule
@@ -497,27 +512,29 @@ class PruningResult(CompressionResult):
             yield "pattern", f"{self.m_by_n[0]}:{self.m_by_n[1]}"
         yield "achieved sparsity", f"{self.report.achieved_sparsity:.1%}"
         yield from self._size_rows()
-        yield "accuracy", (f"{self.accuracy:.2%} (baseline {self.baseline_accuracy:.2%}, "
-                           f"{self.accuracy_drop_points:+.2f} points lost)")
+        yield self.measure.name, self._score_text(name=False)
 
 
 def magnitude_pruning(model, dataset, target_sparsity: float = 0.8, *, schedule="constant",
                       layers=None, skip=(), m_by_n=None, pruning_policy=None, epochs: int = 2,
                       learning_rate: float = 1e-4, batch_size: int = 64, seed: int = 0,
-                      progress: bool = True, baseline_accuracy: float | None = None
-                      ) -> PruningResult:
+                      progress: bool = True, baseline_accuracy: float | None = None,
+                      initial_sparsity: float = 0.0) -> PruningResult:
     """Prune a *trained* model, fine-tune it with ``UpdatePruningStep``, strip, and measure.
 
     The original model is left as it was. Sizes are of the ``.keras`` file
     without optimizer state (``artspeed.model_size``), raw and gzipped, before and
-    after. ``pruning_policy`` goes to ``prune_low_magnitude``. Taught in
-    notebooks/06-pruning.
+    after. ``pruning_policy`` and ``initial_sparsity`` (a polynomial schedule's start:
+    the seed's hands-on ramps 0.5 to 0.8) go to ``prune_low_magnitude``. Scores are by
+    the dataset's task (accuracy, mean IoU or MAE; ``baseline_accuracy``: the baseline's
+    score, if known). Taught in notebooks/06-pruning.
     """
     check_model_fits(model, dataset, "artspeed.magnitude_pruning")
     steps = -(-len(dataset.x_train) // batch_size) * max(1, int(epochs))
     wrapped = prune_low_magnitude(model, target_sparsity, schedule=schedule, layers=layers,
                                   skip=skip, m_by_n=m_by_n, total_steps=steps,
-                                  pruning_policy=pruning_policy)
+                                  pruning_policy=pruning_policy,
+                                  initial_sparsity=initial_sparsity)
     history = train(wrapped, dataset, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress,
                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
@@ -528,12 +545,13 @@ def magnitude_pruning(model, dataset, target_sparsity: float = 0.8, *, schedule=
     target = m_by_n[0] / m_by_n[1] if m_by_n else check_sparsity(target_sparsity)
     report = sparsity_report(stripped, {name: target for name in wrapped_names})
     before, after = model_size(model), model_size(stripped)
-    if baseline_accuracy is None:
-        baseline_accuracy = accuracy(model, dataset)
+    base = task_score(model, dataset, known=baseline_accuracy)
+    found = task_score(stripped, dataset)
     return PruningResult(stripped, report, history, schedule if isinstance(schedule, str)
                          else type(schedule).__name__, m_by_n, after.size_bytes,
                          after.gzip_bytes, before.size_bytes, before.gzip_bytes,
-                         accuracy(stripped, dataset), baseline_accuracy)
+                         found["accuracy"], base["accuracy"], found["metric"], found["score"],
+                         base["score"])
 
 
 @dataclass(frozen=True)

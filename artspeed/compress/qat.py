@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from artspeed.compress.ptq import QuantizedModel, _check_io, _default_path, _write
-from artspeed.compress.results import CompressionResult
+from artspeed.compress.results import SCORE_FIELDS, CompressionResult, task_score
 from artspeed.core.errors import InvalidArgumentError, ModelError, first_line
 from artspeed.core.frameworks import (
     LazyModule,
@@ -37,7 +37,6 @@ from artspeed.core.frameworks import (
     tfmot,
 )
 from artspeed.core.training import TrainingHistory, check_model_fits, train
-from artspeed.measure.evaluation import accuracy
 
 __all__ = ["QATResult", "unsupported_layers", "quantize_model", "convert_qat_model",
            "quantization_aware_training"]
@@ -183,9 +182,12 @@ class QATResult(CompressionResult):
 
     quantized: QuantizedModel
     history: object           # TrainingHistory
-    qat_accuracy: float       # the fake-quantized Keras model on the test set
+    qat_accuracy: float | None   # the fake-quantized Keras model on the test set (classifiers)
     skipped: tuple = ()
     baseline_accuracy: float | None = None   # the float model QAT started from
+    metric: str = "accuracy"                 # the task's metric, and the two models' scores
+    score: float | None = None
+    baseline_score: float | None = None
 
     _model_field = None       # the model is the .tflite file, ``quantized``
 
@@ -200,21 +202,23 @@ class QATResult(CompressionResult):
         return self.qat_accuracy
 
     def __repr__(self) -> str:
-        return (f"<QATResult {self.history.epochs} epochs, fake-quantized accuracy "
-                f"{self.qat_accuracy:.2%}, {self.quantized!r}>")
+        m = self.measure
+        return (f"<QATResult {self.history.epochs} epochs, fake-quantized {m.name} "
+                f"{m.format(self.score)}, {self.quantized!r}>")
 
     @classmethod
     def from_dict(cls, data: dict) -> QATResult:
         return cls(QuantizedModel.from_dict(data["quantized"]),
                    TrainingHistory.from_dict(data["history"]), data["qat_accuracy"],
-                   tuple(data.get("skipped", ())), data.get("baseline_accuracy"))
+                   tuple(data.get("skipped", ())), data.get("baseline_accuracy"),
+                   **{k: data[k] for k in SCORE_FIELDS if k in data})
 
     def _html_rows(self):
         yield from self.quantized._html_rows()
         yield "fine-tuning epochs", self.history.epochs
-        yield "fake-quantized Keras accuracy", self.qat_accuracy
-        if self.baseline_accuracy is not None:
-            yield "float accuracy (baseline)", self.baseline_accuracy
+        yield f"fake-quantized Keras {self.measure.name}", self.measure.format(self.score)
+        if self.baseline_score is not None:
+            yield f"float {self.measure.name} (baseline)", self.measure.format(self.baseline_score)
         if self.skipped:
             yield "left in float", ", ".join(self.skipped)
 
@@ -234,8 +238,9 @@ def quantization_aware_training(model, dataset, *, epochs: int = 1,
     qat_model = quantize_model(model, skip=skip)
     history = train(qat_model, dataset, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=seed, validate=False, progress=progress)
-    qat_accuracy = accuracy(qat_model, dataset)
+    found, base = task_score(qat_model, dataset), task_score(model, dataset)
     quantized = convert_qat_model(qat_model, input_type=input_type, output_type=output_type,
                                   path=path if path is not None else _default_path(model, "qat"))
-    return QATResult(quantized, history, qat_accuracy,
-                     tuple((skip,) if isinstance(skip, str) else skip), accuracy(model, dataset))
+    return QATResult(quantized, history, found["accuracy"],
+                     tuple((skip,) if isinstance(skip, str) else skip), base["accuracy"],
+                     found["metric"], found["score"], base["score"])

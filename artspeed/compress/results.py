@@ -27,11 +27,27 @@ from __future__ import annotations
 
 from artspeed.core._moved import renamed_property
 from artspeed.core._result import Result
+from artspeed.core.tasks import Scored, task_for
+from artspeed.measure.evaluation import evaluate
 
 __all__ = ["CompressionResult"]
 
+SCORE_FIELDS = ("metric", "score", "baseline_score")
 
-class CompressionResult(Result):
+
+def task_score(model, dataset, known: float | None = None) -> dict:
+    """``model``'s score on ``dataset`` by its task's metric (``known``: already measured),
+    as a result's fields: ``{"score", "accuracy" (None unless a classifier), "metric"}``."""
+    if known is not None:
+        key = task_for(dataset.task).metric.key
+        value = float(known)
+    else:
+        found = evaluate(model, dataset)
+        key, value = found.metric, found.value
+    return {"score": value, "metric": key, "accuracy": value if key == "accuracy" else None}
+
+
+class CompressionResult(Scored, Result):
     """The base of compression results: a model, its accuracy and size against a baseline.
 
     Subclasses are frozen dataclasses that declare these as fields (or
@@ -40,8 +56,28 @@ class CompressionResult(Result):
     """
 
     model: object                 # the compressed model
-    accuracy: float               # its test accuracy
+    accuracy: float | None        # its test accuracy (a classifier's; None for other tasks)
     baseline_accuracy: float | None   # the model it came from (None: not measured)
+    # and, as fields with defaults: metric (the task metric's key: accuracy, mean_iou, mae),
+    # score and baseline_score (by that metric; a classifier's equal its accuracies)
+
+    _from_accuracy = {"score": "accuracy", "baseline_score": "baseline_accuracy"}
+
+    @property
+    def drop(self) -> float | None:
+        """How much worse than the baseline: points of accuracy or mean IoU, or MAE's unit."""
+        if getattr(self, "baseline_score", None) is None:
+            return None
+        return self.measure.drop(self.baseline_score, self.score)
+
+    def _score_text(self, baseline: str = "baseline", name: bool = True) -> str:
+        """"mean IoU 81.20% (baseline 82.00%, +0.80 points lost)", in the metric's words."""
+        m = self.measure
+        text = f"{m.name} {m.format(self.score)}" if name else m.format(self.score)
+        if getattr(self, "baseline_score", None) is None:
+            return text
+        unit = f" {m.drop_unit}" if m.drop_unit else ""
+        return f"{text} ({baseline} {m.format(self.baseline_score)}, {self.drop:+.2f}{unit} lost)"
 
     _model_field = "model"        # the field holding a tf_keras model (to_dict keeps its name)
 
@@ -57,7 +93,7 @@ class CompressionResult(Result):
     @property
     def accuracy_drop_points(self) -> float | None:
         """Percentage points of accuracy lost against the baseline."""
-        if self.baseline_accuracy is None:
+        if self.baseline_accuracy is None or self.accuracy is None:
             return None
         return 100 * (self.baseline_accuracy - self.accuracy)
 

@@ -23,7 +23,7 @@ from artspeed.compress.distillation import _check_arguments, distill
 from artspeed.compress.pruning import magnitude_pruning, sparsity_report
 from artspeed.compress.ptq import _check_io, convert_to_tflite
 from artspeed.compress.qat import quantization_aware_training
-from artspeed.compress.results import CompressionResult
+from artspeed.compress.results import CompressionResult, task_score
 from artspeed.core import _checks, config
 from artspeed.core._io import check_out_file
 from artspeed.core._result import Result
@@ -32,8 +32,9 @@ from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model
 from artspeed.core.models import baseline_cnn
 from artspeed.core.saving import KERAS_SUFFIXES, load_model, save_model
+from artspeed.core.tasks import Scored
 from artspeed.core.training import check_model_fits
-from artspeed.measure.evaluation import accuracy, agreement, model_size
+from artspeed.measure.evaluation import model_outputs, model_size
 from artspeed.measure.profiler import profile
 
 __all__ = ["TFLiteQuantization", "PrunedModel", "DistilledStudent", "quantize_to_tflite",
@@ -55,7 +56,7 @@ def _epochs(epochs, default: int) -> int:
 
 
 @dataclass(frozen=True)
-class TFLiteQuantization(Result):
+class TFLiteQuantization(Scored, Result):
     """A quantized ``.tflite`` file against the float TFLite model, on the test set."""
 
     mode: str
@@ -64,9 +65,9 @@ class TFLiteQuantization(Result):
     size_bytes: int
     float_size_bytes: int
     times_smaller: float          # the float .tflite's size / this one's
-    accuracy: float
-    float_accuracy: float
-    agreement: float
+    accuracy: float | None        # top-1 accuracy (classifiers; None for other tasks)
+    float_accuracy: float | None
+    agreement: float | None       # classes or pixels alike (None for regression)
     input_dtype: str
     output_dtype: str
     input_quantization: tuple
@@ -78,21 +79,32 @@ class TFLiteQuantization(Result):
     test_samples: int
     epochs: int | None = None
     qat_keras_accuracy: float | None = None
+    metric: str = "accuracy"      # the task's metric, and the scores by it
+    score: float | None = None
+    float_score: float | None = None
+    qat_keras_score: float | None = None
+
+    _from_accuracy = {"score": "accuracy", "float_score": "float_accuracy",
+                      "qat_keras_score": "qat_keras_accuracy"}
 
     def __repr__(self) -> str:
         return (f"<TFLiteQuantization {self.mode}: {self.size_bytes:,} bytes "
-                f"({self.times_smaller:.2f}x smaller than float), accuracy {self.accuracy:.2%}>")
+                f"({self.times_smaller:.2f}x smaller than float), {self.measure.name} "
+                f"{self.measure.format(self.score)}>")
 
 
 def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_samples: int = 100,
                        io_type: str | None = None, epochs: int | None = None,
-                       progress: bool = True, safe_mode: bool = True) -> TFLiteQuantization:
+                       progress: bool = True, safe_mode: bool = True,
+                       task=None) -> TFLiteQuantization:
     """Convert a Keras model (or its path) to a quantized TFLite file ``out``, and measure it.
 
     ``mode``: a post-training mode of ``convert_to_tflite`` or ``"qat"``
     (``quantization_aware_training`` for ``epochs``, default 1). ``io_type`` is
-    the input and output type. Accuracy and top-1 agreement are against the
-    float TFLite model on the test set. Taught in notebooks/04 and 05.
+    the input and output type. The score by the dataset's task (accuracy, mean IoU
+    or MAE) and the agreement (classes or pixels) are against the float TFLite
+    model on the test set; ``task``, when given, must be the dataset's. Taught in
+    notebooks/04 and 05.
     """
     out = check_out_file(out, (".tflite",))
     _check_io(mode, io_type, io_type)
@@ -101,7 +113,7 @@ def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_sampl
     calibration_samples = _checks.whole_number("calibration_samples", calibration_samples)
     keras_model, label = _keras_model(model, safe_mode, "artspeed.quantize_to_tflite")
     data = as_dataset(dataset)
-    check_model_fits(keras_model, data, "artspeed.quantize_to_tflite")
+    task = check_model_fits(keras_model, data, "artspeed.quantize_to_tflite", task)
     extra = {}
     with tempfile.TemporaryDirectory() as folder:
         reference = convert_to_tflite(keras_model, "float32",
@@ -112,19 +124,30 @@ def quantize_to_tflite(model, out, mode: str, dataset=None, *, calibration_sampl
             run = quantization_aware_training(keras_model, data, epochs=epochs, input_type=io_type,
                                               output_type=io_type, path=out, progress=progress)
             result = run.quantized
-            extra = {"epochs": epochs, "qat_keras_accuracy": run.qat_accuracy}
+            extra = {"epochs": epochs, "qat_keras_accuracy": run.qat_accuracy,
+                     "qat_keras_score": run.score}
         else:
             result = convert_to_tflite(keras_model, mode,
                                        data if mode in ("int8", "int16x8") else None,
                                        calibration_samples=calibration_samples,
                                        input_type=io_type, output_type=io_type, path=out)
-        predictor = result.predictor()
+        # one pass of each model over the test images: scores and agreement from it
+        outputs, _ = model_outputs(result.predictor(), data, task=task.name,
+                                   where="artspeed.quantize_to_tflite")
+        float_outputs, _ = model_outputs(float_predictor, data, task=task.name,
+                                         where="artspeed.quantize_to_tflite")
+        key = task.metric.key
+        score = task.scores(outputs, data.y_test, data.num_classes)[key]
+        float_score = task.scores(float_outputs, data.y_test, data.num_classes)[key]
+        classifier = key == "accuracy"
         return TFLiteQuantization(
             mode=mode, path=str(out), model=label, size_bytes=result.size_bytes,
             float_size_bytes=reference.size_bytes,
             times_smaller=reference.size_bytes / result.size_bytes,
-            accuracy=accuracy(predictor, data), float_accuracy=accuracy(float_predictor, data),
-            agreement=agreement(predictor, float_predictor, data),
+            accuracy=score if classifier else None,
+            float_accuracy=float_score if classifier else None,
+            agreement=task.agreement(outputs, float_outputs), metric=key, score=score,
+            float_score=float_score,
             input_dtype=result.input_dtype, output_dtype=result.output_dtype,
             input_quantization=(result.input_scale, result.input_zero_point),
             output_quantization=(result.output_scale, result.output_zero_point),
@@ -148,8 +171,8 @@ class PrunedModel(CompressionResult):
     macs: int
     size_bytes: int
     gzip_bytes: int
-    accuracy: float
-    baseline_accuracy: float
+    accuracy: float | None
+    baseline_accuracy: float | None
     baseline_params: int
     baseline_macs: int
     baseline_size_bytes: int
@@ -160,22 +183,27 @@ class PrunedModel(CompressionResult):
     filters: dict | None
     epochs: int
     dataset: str
+    metric: str = "accuracy"
+    score: float | None = None
+    baseline_score: float | None = None
 
     def __repr__(self) -> str:
         return (f"<PrunedModel {self.achieved_sparsity:.1%} zeros, {self.params:,} params, "
-                f"accuracy {self.accuracy:.2%}>")
+                f"{self.measure.name} {self.measure.format(self.score)}>")
 
 
 def prune_and_fine_tune(model, out, dataset=None, *, sparsity: float | None = None,
                         m_by_n=None, channels: float | None = None, schedule: str = "constant",
                         norm: str = "l1", skip=(), epochs: int | None = None,
-                        progress: bool = True, safe_mode: bool = True) -> PrunedModel:
+                        progress: bool = True, safe_mode: bool = True,
+                        task=None) -> PrunedModel:
     """Prune a Keras model (or its path) and fine-tune it, then save it to ``out``.
 
     ``channels`` removes that fraction of the filters (``channel_pruning``);
     ``sparsity`` or an N:M ``m_by_n`` then zeroes weights with tfmot's
     ``prune_low_magnitude`` (``magnitude_pruning``). ``epochs`` of fine-tuning
-    each (default 2). Taught in notebooks/06-pruning.
+    each (default 2). Scores are by the dataset's task (``task``, when given, must
+    be it): accuracy, mean IoU or MAE. Taught in notebooks/06-pruning.
     """
     if m_by_n is not None and sparsity is not None:
         raise InvalidArgumentError("give sparsity or m_by_n, not both: an N:M pattern sets the "
@@ -192,8 +220,9 @@ def prune_and_fine_tune(model, out, dataset=None, *, sparsity: float | None = No
     epochs = _epochs(epochs, 2)
     keras_model, label = _keras_model(model, safe_mode, "artspeed.prune_and_fine_tune")
     data = as_dataset(dataset)
-    check_model_fits(keras_model, data, "artspeed.prune_and_fine_tune")
-    baseline_accuracy = accuracy(keras_model, data)
+    check_model_fits(keras_model, data, "artspeed.prune_and_fine_tune", task)
+    base = task_score(keras_model, data)
+    baseline_accuracy = base["score"]   # by the task's metric
     baseline_size, baseline_profile = model_size(keras_model), profile(keras_model)
     pruned, filters, report = keras_model, None, None
     if channels is not None:
@@ -208,7 +237,7 @@ def prune_and_fine_tune(model, out, dataset=None, *, sparsity: float | None = No
     if report is None:
         report = sparsity_report(pruned)
     path = save_model(pruned, out, include_optimizer=False)
-    size, counts = model_size(path), profile(pruned)
+    size, counts, found = model_size(path), profile(pruned), task_score(pruned, data)
     return PrunedModel(
         path=str(path), model=label,
         target_sparsity=report.target_sparsity if report.layers else 0.0,
@@ -216,11 +245,12 @@ def prune_and_fine_tune(model, out, dataset=None, *, sparsity: float | None = No
         layers=tuple({"name": r.name, "target_sparsity": r.target_sparsity,
                       "achieved_sparsity": r.achieved_sparsity} for r in report.layers),
         params=counts.total_params, macs=counts.macs, size_bytes=size.size_bytes,
-        gzip_bytes=size.gzip_bytes, accuracy=accuracy(pruned, data),
-        baseline_accuracy=baseline_accuracy, baseline_params=baseline_profile.total_params,
+        gzip_bytes=size.gzip_bytes, accuracy=found["accuracy"],
+        baseline_accuracy=base["accuracy"], baseline_params=baseline_profile.total_params,
         baseline_macs=baseline_profile.macs, baseline_size_bytes=baseline_size.size_bytes,
         baseline_gzip_bytes=baseline_size.gzip_bytes, schedule=schedule, m_by_n=m_by_n,
-        channels=channels, filters=filters, epochs=epochs, dataset=data.name)
+        channels=channels, filters=filters, epochs=epochs, dataset=data.name,
+        metric=found["metric"], score=found["score"], baseline_score=base["score"])
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from artspeed.core import (
     saving,
     scenes,
     shapes,
+    tasks,
     training,
 )
 from artspeed.core._exports import export
 
 __all__ = export(globals(), frameworks, config, data, env, errors, models, plots, saving, shapes,
-                 scenes, training, baseline)
+                 scenes, tasks, training, baseline)

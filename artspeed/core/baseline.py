@@ -7,7 +7,8 @@ the width, dropout, epochs, learning rate, seed, fast mode and the versions of
 artspeed and TensorFlow. Any later call that asks for the same finds the file
 and loads it instead of training; a different request, a file that does not
 match its record, or one that cannot be loaded is trained again and replaced.
-``trained_vehicle`` does the same for the speed lessons' ``vehicle`` on ``scenes``.
+``trained_vehicle`` does the same for the speed lessons' ``vehicle`` on ``scenes``, and
+``trained_unet`` for the segmentation lessons' ``unet`` on ``shapes_seg``.
 
 >>> import tempfile, pathlib
 >>> from artspeed import load_dataset
@@ -39,12 +40,12 @@ from artspeed.core.config import fast_mode
 from artspeed.core.data import Dataset, as_dataset
 from artspeed.core.env import _version
 from artspeed.core.errors import ArtspeedError
-from artspeed.core.models import VEHICLE_FUSED_STAGES, baseline_cnn, vehicle
+from artspeed.core.models import VEHICLE_FUSED_STAGES, baseline_cnn, unet, vehicle
 from artspeed.core.saving import keras_target, load_model, save_model
 from artspeed.core.training import TrainingHistory, train
 
 __all__ = ["TrainedBaseline", "trained_baseline", "baseline_epochs", "trained_vehicle",
-           "vehicle_epochs"]
+           "vehicle_epochs", "trained_unet", "unet_epochs"]
 
 _VERSIONED = ("artspeed", "tensorflow", "tf_keras")
 # in the record, but not part of the request: how the training went, and where from
@@ -100,8 +101,9 @@ class TrainedBaseline(Result):
 
 def _describe(record: dict) -> str:
     data, epochs = record["dataset"], record["epochs"]
-    size = (f"alpha {record['alpha']}" if record.get("model") == "vehicle"
-            else f"width {record['width']}")
+    size = {"vehicle": lambda: f"alpha {record['alpha']}",
+            "unet": lambda: f"{record['filters']} filters, depth {record['depth']}"}.get(
+                record.get("model"), lambda: f"width {record['width']}")()
     return (f"{size}, {epochs} epoch{'s' * (epochs != 1)} on {data['name']}, "
             f"{data['train_samples']} images")
 
@@ -213,6 +215,50 @@ def trained_vehicle(dataset="scenes", *, alpha: float = 1.4, epochs: int | None 
                       seed=int(seed), validate=bool(validate),
                       batch_size=_checks.whole_number("batch_size", batch_size))
     return _trained(model, dataset, wanted, path, "the vehicle", progress, retrain, quiet)
+
+
+def unet_epochs() -> int:
+    """The UNet's epochs when none are asked for: 6, or 1 in fast mode."""
+    return 1 if fast_mode() else 6
+
+
+def trained_unet(dataset="shapes_seg", *, filters: int = 16, depth: int = 3,
+                 epochs: int | None = None, learning_rate: float = 2e-3, seed: int = 0,
+                 validate: bool = True, batch_size: int = 32, path=None,
+                 progress: bool = True, retrain: bool = False,
+                 quiet: bool = False) -> TrainedBaseline:
+    """The segmentation lessons' ``unet`` trained on ``dataset`` (the built-in ``shapes_seg``
+    masks), or reused.
+
+    As ``trained_vehicle``, with the UNet's ``filters`` and ``depth``; ``epochs``
+    defaults to ``unet_epochs()``, and ``path`` is e.g. ``artspeed.baseline_path("shapes_seg")``.
+    """
+    path = _checked_path(path)
+    dataset = as_dataset(dataset)
+    epochs = unet_epochs() if epochs is None else _checks.whole_number("epochs", epochs)
+    model = unet(dataset.input_shape, dataset.num_classes, filters=filters, depth=depth,
+                 seed=seed)
+    wanted = _request("unet", dataset, filters=int(filters), depth=int(depth), epochs=epochs,
+                      learning_rate=_checks.positive_finite("learning_rate", learning_rate),
+                      seed=int(seed), validate=bool(validate),
+                      batch_size=_checks.whole_number("batch_size", batch_size))
+    return _trained(model, dataset, wanted, path, "the UNet", progress, retrain, quiet)
+
+
+def trained_model(dataset, **kwargs) -> TrainedBaseline:
+    """The workbook's model for ``dataset``'s task, trained or reused: the ``vehicle`` for a
+    classification dataset of 96x96 colour images (``scenes``), ``baseline_cnn`` for other
+    classification datasets, the ``unet`` for segmentation masks. A regression dataset has
+    no built-in model: bring your own.
+    """
+    dataset = as_dataset(dataset)
+    if dataset.task == "segmentation":
+        return trained_unet(dataset, **kwargs)
+    if dataset.task == "regression":
+        raise ArtspeedError(f"{dataset.name} is a regression dataset, and artspeed has no "
+                            "built-in regression model; give your own model (a Keras model "
+                            "with one output per target)")
+    return trained_vehicle(dataset, **kwargs)
 
 
 def _checked_path(path):

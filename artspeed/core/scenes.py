@@ -22,7 +22,7 @@ import numpy as np
 from artspeed.core import _checks
 from artspeed.core.shapes import SHAPE_NAMES, shape_mask
 
-__all__ = ["SCENE_SIZE", "make_scenes"]
+__all__ = ["SCENE_SIZE", "make_scenes", "make_scene_targets"]
 
 SCENE_SIZE = 96
 _YY, _XX = np.mgrid[0:SCENE_SIZE, 0:SCENE_SIZE].astype(np.float32)
@@ -73,13 +73,17 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return image
 
 
-def _draw(label: int, rng: np.random.Generator) -> np.ndarray:
+def _draw(label: int, rng: np.random.Generator):
+    """(the scene uint8, each pixel's class: 0 background or 1 + the shape's label, the
+    main shape's half-width in pixels)."""
     image = _background(rng)
+    classes = np.zeros((SCENE_SIZE, SCENE_SIZE), np.uint8)
     for _ in range(rng.integers(1, 4)):                       # clutter: small other shapes
         other = int((label + rng.integers(1, len(SHAPE_NAMES))) % len(SHAPE_NAMES))
         mask, _, _ = _shape(other, rng, rng.uniform(4.0, 8.0), rng.uniform(6, 90, 2),
                             rng.uniform(-180, 180), rng.uniform(1.0, 1.8))
         image[mask] = _colour(rng)
+        classes[mask] = other + 1
     half_width = rng.uniform(16.0, 30.0)
     centre = rng.uniform(48 - 16, 48 + 16, 2)
     mask, u, v = _shape(label, rng, half_width, centre, rng.uniform(-15, 15),
@@ -88,8 +92,9 @@ def _draw(label: int, rng: np.random.Generator) -> np.ndarray:
     fill, second = _colour(rng, behind), _colour(rng, behind)
     pattern = _texture(rng, u, v)[mask][:, None]
     image[mask] = pattern * fill + (1 - pattern) * (0.6 * fill + 0.4 * second)
+    classes[mask] = label + 1
     image = image * rng.uniform(0.7, 1.1) + rng.normal(0.0, 0.06, image.shape)
-    return np.clip(image * 255, 0, 255).astype(np.uint8)
+    return np.clip(image * 255, 0, 255).astype(np.uint8), classes, half_width
 
 
 def make_scenes(num_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +103,22 @@ def make_scenes(num_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     Each run of ten images holds each class once, and the first ``n`` images of
     a seed are the same whatever ``num_samples`` is, so a smaller set is a prefix.
     """
+    images, labels, _, _ = make_scene_targets(num_samples, seed)
+    return images, labels
+
+
+def make_scene_targets(num_samples: int, seed: int = 0):
+    """``make_scenes``' images and labels, with what else each scene holds: each pixel's
+    class (N, 96, 96) uint8 (0 for the background, 1 + the shape's label for a shape's
+    pixels, the small clutter shapes too) and the main shape's size, its half-width in
+    pixels (N,) float32 (16 to 30): targets for segmentation and regression.
+
+    >>> x, y, masks, sizes = make_scene_targets(4, seed=2)
+    >>> masks.shape, bool((masks == y[:, None, None] + 1).any(axis=(1, 2)).all())
+    ((4, 96, 96), True)
+    >>> bool((x == make_scenes(4, seed=2)[0]).all()), bool((16 <= sizes).all() and (sizes <= 30).all())
+    (True, True)
+    """
     num_samples = _checks.whole_number("num_samples", num_samples, 0)
     seed = _checks.seed(seed)
     classes = len(SHAPE_NAMES)
@@ -105,6 +126,8 @@ def make_scenes(num_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     labels = np.concatenate([order.permutation(classes) for _ in range(-(-num_samples // classes))]
                             or [np.zeros(0, np.int64)])[:num_samples].astype(np.uint8)
     images = np.zeros((num_samples, SCENE_SIZE, SCENE_SIZE, 3), np.uint8)
+    masks = np.zeros((num_samples, SCENE_SIZE, SCENE_SIZE), np.uint8)
+    sizes = np.zeros(num_samples, np.float32)
     for i, label in enumerate(labels):
-        images[i] = _draw(int(label), np.random.default_rng([seed, 2, i]))
-    return images, labels
+        images[i], masks[i], sizes[i] = _draw(int(label), np.random.default_rng([seed, 2, i]))
+    return images, labels, masks, sizes

@@ -1,4 +1,4 @@
-"""Train and evaluate a classifier on a Dataset: seeded, with a progress bar.
+"""Train a model on a Dataset: seeded, with a progress bar, with its task's loss.
 
 Taught in notebooks/00-setup-and-baseline.
 
@@ -23,8 +23,9 @@ from artspeed.core._result import Result, html_table
 from artspeed.core.data import Dataset
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model, tf_keras
+from artspeed.core.tasks import Task, task_for
 
-__all__ = ["TrainingHistory", "train", "check_model_fits"]
+__all__ = ["TrainingHistory", "train", "check_model_fits", "dataset_task"]
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,12 @@ class TrainingHistory(Result):
         return ax
 
 
-def check_model_fits(model, dataset: Dataset, where: str = "artspeed") -> None:
-    """Raise a clear error unless ``model`` is a classifier of ``dataset``'s images."""
+def check_model_fits(model, dataset: Dataset, where: str = "artspeed", task=None) -> Task:
+    """``dataset``'s task, after a clear error unless ``model`` does it on ``dataset``'s
+    images: a classifier of its classes, a segmentation model of its masks, a regression
+    model of its targets. ``task`` (a name or ``Task``), when given, must be the dataset's."""
     check_tf_keras_model(model, where)
+    task = dataset_task(dataset, task, where)
     expected = (None, *dataset.input_shape)
     got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
     if got is None or len(got) != len(expected) or any(
@@ -83,11 +87,41 @@ def check_model_fits(model, dataset: Dataset, where: str = "artspeed") -> None:
             f"{where}: the model takes inputs of shape {model.input_shape}, but "
             f"{dataset.name} images are {dataset.input_shape}; build the model with "
             f"input_shape={dataset.input_shape}")
-    units = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
-    if units != dataset.num_classes:
+    outputs = model.output_shape if not isinstance(model.output_shape, list) else None
+    if outputs is None or not task.fits(outputs, dataset):
+        if task.name == "classification":
+            units = outputs[-1] if outputs else None
+            raise InvalidArgumentError(
+                f"{where}: the model has {units} outputs, but {dataset.name} has "
+                f"{dataset.num_classes} classes; build it with num_classes={dataset.num_classes}")
         raise InvalidArgumentError(
-            f"{where}: the model has {units} outputs, but {dataset.name} has "
-            f"{dataset.num_classes} classes; build it with num_classes={dataset.num_classes}")
+            f"{where}: the model's outputs have shape {model.output_shape}, but {task.name} of "
+            f"{dataset.name} needs {task.expected_outputs(dataset)}; give it a model of that "
+            "output shape")
+    return task
+
+
+def dataset_task(dataset: Dataset, task=None, where: str = "artspeed") -> Task:
+    """``dataset``'s ``Task``; ``task``, when given, must be it (one line says so if not).
+
+    >>> from artspeed import load_dataset
+    >>> dataset_task(load_dataset("shapes", limit_train=2, limit_test=2), "segmentation")
+    Traceback (most recent call last):
+    ...
+    artspeed.InvalidArgumentError: artspeed: task segmentation needs a dataset of segmentation labels, but shapes holds classification labels; choose a segmentation dataset (shapes_seg, shapes_seg_multi) or --task classification
+    """
+    own = task_for(dataset.task)
+    if task is None:
+        return own
+    given = task_for(task)
+    if given.name != own.name:
+        examples = {"classification": "shapes, scenes", "segmentation": "shapes_seg, shapes_seg_multi",
+                    "regression": "scenes_size"}[given.name]
+        raise InvalidArgumentError(
+            f"{where}: task {given.name} needs a dataset of {given.name} labels, but "
+            f"{dataset.name} holds {own.name} labels; choose a {given.name} dataset "
+            f"({examples}) or --task {own.name}")
+    return given
 
 
 def _progress_callback(total_steps: int, timings: list):
@@ -123,8 +157,10 @@ def train(model, dataset: Dataset, epochs: int = 5, batch_size: int = 64,
           progress: bool = True, callbacks=()) -> TrainingHistory:
     """Fit ``model`` on ``dataset`` and return its history.
 
-    An uncompiled model is compiled with Adam and sparse categorical
-    cross-entropy; a compiled one keeps its own settings. ``seed`` fixes the
+    An uncompiled model is compiled with Adam and its task's loss: sparse
+    categorical cross-entropy for classes (per pixel for segmentation; binary
+    cross-entropy for one sigmoid channel), mean squared error for regression; a
+    compiled one keeps its own settings. ``seed`` fixes the
     weights' initialization and the shuffling. ``callbacks`` are passed on to
     ``model.fit`` (tfmot's ``UpdatePruningStep``, for example).
     """
@@ -133,16 +169,27 @@ def train(model, dataset: Dataset, epochs: int = 5, batch_size: int = 64,
     batch_size = _checks.whole_number("batch_size", batch_size)
     learning_rate = _checks.positive_finite("learning_rate", learning_rate)
     seed = _checks.seed(seed)
-    check_model_fits(model, dataset, "artspeed.train")
+    task = check_model_fits(model, dataset, "artspeed.train")
     tf_keras.utils.set_random_seed(seed)
+    sigmoid = task.name == "segmentation" and model.output_shape[-1] == 1
     if model.optimizer is None:
-        model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        loss, metric = {"classification": ("sparse_categorical_crossentropy", "accuracy"),
+                        "segmentation": ("sparse_categorical_crossentropy", "accuracy"),
+                        "regression": ("mse", "mae")}[task.name]
+        if sigmoid:   # one sigmoid channel: binary cross-entropy on masks (N, H, W, 1)
+            loss, metric = "binary_crossentropy", "binary_accuracy"
+        model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate), loss=loss,
+                      metrics=[metric])
     timings: list = []
     steps = -(-len(dataset.x_train) // batch_size) * epochs
+    train_data, test_data = dataset.train_data(batch_size, seed=seed), dataset.test_data()
+    if sigmoid:
+        def as_mask(x, y):
+            return x, tf_keras.backend.cast(y[..., None], "float32")
+        train_data, test_data = train_data.map(as_mask), test_data.map(as_mask)
     fit = model.fit(
-        dataset.train_data(batch_size, seed=seed), epochs=epochs, verbose=0,
-        validation_data=dataset.test_data() if validate else None,
+        train_data, epochs=epochs, verbose=0,
+        validation_data=test_data if validate else None,
         callbacks=[_progress_callback(steps if progress else 0, timings), *callbacks],
     )
     metrics = {k: [float(v) for v in values] for k, values in fit.history.items()}

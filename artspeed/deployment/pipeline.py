@@ -29,6 +29,8 @@ from artspeed.core.data import Dataset, DatasetChoice, as_dataset
 from artspeed.core.errors import InvalidArgumentError, ModelError
 from artspeed.core.frameworks import check_tf_keras_model
 from artspeed.core.saving import existing_model, load_model, model_kind
+from artspeed.core.tasks import Scored
+from artspeed.core.training import dataset_task
 from artspeed.deployment.openvino_int8 import quantize_openvino
 from artspeed.deployment.validation import validate
 from artspeed.measure.evaluation import _check_fits
@@ -73,24 +75,30 @@ _RENAMED = {"fp32": "f32", "fp16": "f16"}   # the spellings before OpenVINO's
 
 # ---------------------------------------------------------------- deploy
 @dataclass(frozen=True)
-class Deployment(Result):
+class Deployment(Scored, Result):
     """A saved IR and how it validated: what ``artspeed deploy`` prints."""
 
     precision: str
     xml: str
     bin_bytes: int
-    accuracy: float | None
+    accuracy: float | None            # a classifier's; other tasks: score
     reference_accuracy: float | None
     max_abs_diff: float
-    top1_agreement: float
+    top1_agreement: float | None      # predictions alike: classes (pixels for segmentation)
     source: str = ""
     dataset: str | None = None
     calibration_samples: int = 0
     validation_samples: int = 0
     inference_precision: str | None = None
+    metric: str = "accuracy"          # the task's metric, and both scores by it
+    score: float | None = None
+    reference_score: float | None = None
+
+    _from_accuracy = {"score": "accuracy", "reference_score": "reference_accuracy"}
 
     def __repr__(self) -> str:
-        acc = "" if self.accuracy is None else f", accuracy {self.accuracy:.2%}"
+        acc = ("" if self.score is None else
+               f", {self.measure.name} {self.measure.format(self.score)}")
         return (f"<Deployment {self.precision}: {Path(self.xml).name} + {self.bin_bytes:,} "
                 f"bytes of weights{acc}, max |diff| {self.max_abs_diff:.2e}>")
 
@@ -112,20 +120,27 @@ def _reference(model, safe_mode: bool = True):
     return model, as_predictor(model, name="keras"), model.name
 
 
-def _check_classifier_of(reference, dataset) -> None:
-    """Refuse a model whose inputs or number of outputs do not fit ``dataset``."""
+def _check_model_of(reference, dataset, task=None) -> None:
+    """Refuse a model whose inputs or outputs do not fit ``dataset`` and its task."""
     _check_fits(reference, dataset, "artspeed.deploy")
-    units = reference(dataset.x_test[:1]).shape[-1]
-    if units != dataset.num_classes:
+    task = dataset_task(dataset, task, "artspeed.deploy")
+    outputs = (None, *reference(dataset.x_test[:1]).shape[1:])
+    if task.fits(outputs, dataset):
+        return
+    if task.name == "classification":
         raise InvalidArgumentError(
-            f"artspeed.deploy: {reference.name} has {units} outputs, but {dataset.name} has "
-            f"{dataset.num_classes} classes; deploy it with the dataset it was trained on")
+            f"artspeed.deploy: {reference.name} has {outputs[-1]} outputs, but {dataset.name} "
+            f"has {dataset.num_classes} classes; deploy it with the dataset it was trained on")
+    raise InvalidArgumentError(
+        f"artspeed.deploy: {reference.name} gives outputs of shape {outputs}, but "
+        f"{task.name} of {dataset.name} needs {task.expected_outputs(dataset)}; deploy it with "
+        "the dataset it was trained on")
 
 
 def deploy(model, out, precision: str = "f32", dataset=None, *,
            calibration_samples: int = 300, ignored_scope=None, name: str | None = None,
            validation_samples: int | None = None, progress: bool = True,
-           safe_mode: bool = True) -> Deployment:
+           safe_mode: bool = True, task=None) -> Deployment:
     """Convert ``model``, optionally quantize it, save the IR in ``out`` and validate it.
 
     ``precision``: ``"f32"`` (float32 weights), ``"f16"`` (weights
@@ -134,6 +149,7 @@ def deploy(model, out, precision: str = "f32", dataset=None, *,
     The IR is compiled with the f32 hint and validated against the source
     model on ``dataset``'s test set (or 64 random inputs without a dataset).
     ``safe_mode=False`` loads a Keras file that holds code (``artspeed.load_model``).
+    Scores are by the dataset's task (``task``, when given, must be it).
     """
     precision = _checks.choice("precision", precision, PRECISIONS, renamed=_RENAMED)
     if dataset is not None and not isinstance(dataset, (Dataset, DatasetChoice, str)):
@@ -147,7 +163,7 @@ def deploy(model, out, precision: str = "f32", dataset=None, *,
     source, reference, label = _reference(model, safe_mode)
     dataset = None if dataset is None else as_dataset(dataset)   # loaded after the checks
     if dataset is not None:   # before anything is converted or written
-        _check_classifier_of(reference, dataset)
+        _check_model_of(reference, dataset, task)
     ir = convert_model(source)
     if precision == "int8":
         ir = quantize_openvino(ir, dataset, subset_size=calibration_samples,
@@ -167,6 +183,8 @@ def deploy(model, out, precision: str = "f32", dataset=None, *,
     return Deployment(precision=precision, xml=str(xml),
                       bin_bytes=xml.with_suffix(".bin").stat().st_size,
                       accuracy=check.accuracy, reference_accuracy=check.reference_accuracy,
+                      metric=check.metric, score=check.score,
+                      reference_score=check.reference_score,
                       max_abs_diff=check.max_abs_diff, top1_agreement=check.top1_agreement,
                       source=label, dataset=dataset.name if dataset is not None else None,
                       calibration_samples=calibration_samples if precision == "int8" else 0,

@@ -1,4 +1,4 @@
-"""How good and how big a model is: accuracy, agreement, size on disk.
+"""How good and how big a model is: its task's score, agreement, size on disk.
 
 Taught in notebooks/02-inference-metrics (and used by every later chapter to
 score its variants). The helpers take a Keras model or any ``Predictor``
@@ -31,11 +31,13 @@ from artspeed.core.data import Dataset
 from artspeed.core.errors import InvalidArgumentError
 from artspeed.core.frameworks import check_tf_keras_model
 from artspeed.core.saving import existing_model, save_model
-from artspeed.core.training import check_model_fits
+from artspeed.core.tasks import METRICS, task_for
+from artspeed.core.training import check_model_fits, dataset_task
 from artspeed.runtimes.base import Predictor
 from artspeed.runtimes.factory import as_predictor
 
-__all__ = ["accuracy", "predict_labels", "agreement", "ModelSize", "model_size"]
+__all__ = ["accuracy", "evaluate", "Score", "model_outputs", "predict_labels", "agreement",
+           "ModelSize", "model_size"]
 
 
 def _predictor(model, where: str):
@@ -80,6 +82,64 @@ def _check_fits(predictor, dataset: Dataset, where: str) -> None:
             f"{dataset.name} images are {expected}; evaluate it on the dataset it was built for")
 
 
+def model_outputs(model, dataset: Dataset, batch_size: int = 256, task=None,
+                  where: str = "artspeed.evaluate") -> tuple:
+    """(``model``'s outputs on ``dataset``'s test images, its ``Task``), after the checks
+    that it fits the dataset: one pass, which every score of it is computed from."""
+    if not isinstance(dataset, Dataset):
+        raise InvalidArgumentError(f"{where.split('.')[-1]} needs an artspeed Dataset, got "
+                                   f"{type(dataset).__name__}; use artspeed.load_dataset")
+    batch_size = _checks.whole_number("batch_size", batch_size)
+    if not isinstance(model, Predictor):
+        task = check_model_fits(model, dataset, where, task)
+    predictor = _predictor(model, where)
+    _check_fits(predictor, dataset, where)
+    task = dataset_task(dataset, task, where)
+    outputs = _outputs(predictor, dataset.x_test, batch_size)
+    if not task.fits((None, *outputs.shape[1:]), dataset):
+        raise InvalidArgumentError(
+            f"{where}: {predictor.name} gives outputs of shape {(None, *outputs.shape[1:])}, "
+            f"but {task.name} of {dataset.name} needs {task.expected_outputs(dataset)}")
+    return outputs, task
+
+
+@dataclass(frozen=True)
+class Score(Result):
+    """A model's score on a dataset's test set: its task's metric, and the others it reports."""
+
+    task: str
+    metric: str           # the task metric's key: accuracy, mean_iou or mae
+    value: float
+    scores: dict          # every metric the task reports, by key
+    samples: int
+
+    def __repr__(self) -> str:
+        metric = METRICS.get(self.metric)
+        shown = metric.format(self.value) if metric else f"{self.value:.4g}"
+        return f"<Score {self.task}: {metric.name if metric else self.metric} {shown}>"
+
+
+def evaluate(model, dataset: Dataset, *, task=None, metric=None, batch_size: int = 256) -> Score:
+    """Score ``model`` (a Keras model or a Predictor) on ``dataset``'s test set by its task's
+    metric: top-1 accuracy, mean IoU (with Dice and pixel accuracy) or MAE.
+
+    ``task`` (a name) must be the dataset's when given (``Dataset.task``). ``metric``, a
+    function ``(outputs, y_test) -> float``, scores it your way instead.
+
+    >>> from artspeed import load_dataset, unet
+    >>> ds = load_dataset("shapes_seg", limit_train=4, limit_test=4)
+    >>> s = evaluate(unet(filters=2, depth=1), ds)
+    >>> s.metric, sorted(s.scores), 0 <= s.value <= 1
+    ('mean_iou', ['dice', 'mean_iou', 'pixel_accuracy'], True)
+    """
+    if metric is not None:
+        task_for("classification", metric)   # checks it before any work
+    outputs, task = model_outputs(model, dataset, batch_size, task)
+    task = task_for(task, metric)
+    scores = task.scores(outputs, dataset.y_test, dataset.num_classes)
+    return Score(task.name, task.metric.key, scores[task.metric.key], scores, len(outputs))
+
+
 def accuracy(model, dataset: Dataset, batch_size: int = 256) -> float:
     """Top-1 accuracy of a Keras model or a Predictor on ``dataset``'s test set, in [0, 1].
 
@@ -88,23 +148,19 @@ def accuracy(model, dataset: Dataset, batch_size: int = 256) -> float:
     >>> 0.0 <= accuracy(baseline_cnn(width=2), ds) <= 1.0
     True
     """
-    if not isinstance(dataset, Dataset):
-        raise InvalidArgumentError(f"accuracy needs an artspeed Dataset, got "
-                                   f"{type(dataset).__name__}; use artspeed.load_dataset")
-    if not isinstance(model, Predictor):
-        check_model_fits(model, dataset, "artspeed.accuracy")
-    predictor = _predictor(model, "artspeed.accuracy")
-    _check_fits(predictor, dataset, "artspeed.accuracy")
-    labels = predict_labels(predictor, dataset.x_test, batch_size)
-    return float(np.mean(labels == dataset.y_test))
+    outputs, task = model_outputs(model, dataset, batch_size, "classification",
+                                  "artspeed.accuracy")
+    return task.score(outputs, dataset.y_test)
 
 
-def agreement(model_a, model_b, data, batch_size: int = 256) -> float:
-    """The fraction of images on which two models predict the same class (top-1).
+def agreement(model_a, model_b, data, batch_size: int = 256, task=None) -> float:
+    """The share of predictions two models make alike: classes for a classifier (top-1),
+    pixels for a segmentation model.
 
-    ``data`` is a Dataset (its test images) or an array of images. A quantized
-    model that agrees with its float original on 99.5% of images has lost
-    little, whatever the labels say.
+    ``data`` is a Dataset (its test images; its task) or an array of images (``task``
+    given, or segmentation for outputs with a height and width). A quantized model that
+    agrees with its float original on 99.5% of images has lost little, whatever the
+    labels say. Regression has no agreement: compare outputs by ``evaluate``'s MAE.
 
     >>> from artspeed import dense_example
     >>> import numpy as np
@@ -112,10 +168,23 @@ def agreement(model_a, model_b, data, batch_size: int = 256) -> float:
     >>> agreement(m, m, np.random.default_rng(0).random((8, 3), np.float32))
     1.0
     """
-    images = data.x_test if isinstance(data, Dataset) else np.asarray(data)
-    a = predict_labels(model_a, images, batch_size)
-    b = predict_labels(model_b, images, batch_size)
-    return float(np.mean(a == b))
+    batch_size = _checks.whole_number("batch_size", batch_size)
+    if isinstance(data, Dataset):
+        task = dataset_task(data, task, "artspeed.agreement")
+        images = data.x_test
+    else:
+        images = np.asarray(data)
+        if not len(images):
+            raise InvalidArgumentError("agreement needs at least one image")
+    a = _outputs(_predictor(model_a, "artspeed.agreement"), images, batch_size)
+    b = _outputs(_predictor(model_b, "artspeed.agreement"), images, batch_size)
+    if task is None:
+        task = "segmentation" if a.ndim == 4 else "classification"
+    found = task_for(task).agreement(a, b)
+    if found is None:
+        raise InvalidArgumentError("regression has no agreement; compare the two models' "
+                                   "outputs by artspeed.evaluate's MAE")
+    return found
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artspeed.core._result import Result
+from artspeed.core.data import as_dataset
 from artspeed.core.errors import InvalidArgumentError, first_line
 from artspeed.core.frameworks import tf_keras
 from artspeed.core.saving import existing_model, load_model, model_kind
+from artspeed.core.tasks import task_for
 from artspeed.measure.benchmarking import BenchmarkResult, benchmark
+from artspeed.measure.evaluation import Score, evaluate
 from artspeed.measure.profiler import ModelProfile, profile
 from artspeed.measure.scenarios import ScenarioResult, run_scenario
 from artspeed.runtimes.factory import load_predictor
@@ -106,6 +109,7 @@ class BenchRun(Result):
     scenario: str
     result: BenchmarkResult | ScenarioResult
     speedup_p50_vs_first: float | None = None
+    score: Score | None = None     # with a dataset: its task's metric on the test images
 
     @property
     def p50_ms(self) -> float:
@@ -136,13 +140,15 @@ class BenchRun(Result):
         data["model"] = self.model
         data["inference_precision"] = self.inference_precision
         data["speedup_p50_vs_first"] = self.speedup_p50_vs_first
+        data["score"] = self.score.to_dict() if self.score is not None else None
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> BenchRun:
         kind = BenchmarkResult if data["scenario"] == "benchmark" else ScenarioResult
+        score = Score.from_dict(data["score"]) if data.get("score") else None
         return cls(data["model"], data["scenario"], kind.from_dict(data),
-                   data.get("speedup_p50_vs_first"))
+                   data.get("speedup_p50_vs_first"), score)
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,8 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
                  duration_s: float | None = None, iterations: int | None = None,
                  warmup: int = 10, latency_bound_ms: float = 10.0,
                  target_qps: float | None = None, safe_mode: bool = True,
-                 precision: str | None = None, **options) -> BenchComparison:
+                 precision: str | None = None, dataset=None, task=None,
+                 **options) -> BenchComparison:
     """Measure each model in ``models`` (paths) the same way; what ``artspeed bench`` runs.
 
     Every model is opened (``load_predictor``, with ``options`` such as
@@ -184,6 +191,10 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
     ``inference_precision`` says which ran, and a note says when OpenVINO's
     default was not f32.
 
+    With ``dataset`` (a Dataset, a name or a ``DatasetChoice``), each model is also
+    scored on its test images by the dataset's task (``task``, when given, must be
+    it): accuracy, mean IoU or MAE, beside its speed (``BenchRun.score``).
+
     >>> bench_models(["model.onnx"])
     Traceback (most recent call last):
     ...
@@ -196,6 +207,11 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
     if precision is not None and not any(in_openvino):
         raise InvalidArgumentError(f"precision {precision!r} is OpenVINO's inference precision; "
                                    "none of these models runs in OpenVINO")
+    if task is not None:
+        task_for(task)   # a known name, checked before anything loads
+        if dataset is None:
+            raise InvalidArgumentError("a task scores the models on a dataset's test images: "
+                                       "give the dataset too (--dataset NAME)")
     predictors, runs, notes = [], [], []
     try:
         for model, openvino in zip(models, in_openvino):
@@ -216,6 +232,10 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
                                       batch_size=batch_size if batch_size > 1 else None,
                                       latency_bound_ms=latency_bound_ms, target_qps=target_qps)
             runs.append(BenchRun(model, scenario or "benchmark", result))
+        if dataset is not None:
+            data = as_dataset(dataset)
+            runs = [dataclasses.replace(run, score=evaluate(predictor, data, task=task))
+                    for run, predictor in zip(runs, predictors)]
             ran = result.predictor.get("compiled_precision")
             if precision is None and ran not in (None, "f32"):
                 notes.append(f"note: {model} ran in {ran}, OpenVINO's default inference "

@@ -2,7 +2,7 @@
 
 Taught in notebooks/10-capstone. Everything in it comes from the
 ``TourResult`` it is given: the table of variants, the two Pareto plots
-(accuracy against latency and against size), batch-size curves for the best
+(the task's score against latency and against size), batch-size curves for the best
 variants, the environment, and what to pick for latency, throughput and size.
 Nothing is fetched at view time: images are PNG data URIs, the style is inline.
 
@@ -25,7 +25,7 @@ from artspeed.core._io import write_text_atomic
 from artspeed.core._result import html_table
 from artspeed.core.env import Environment
 from artspeed.measure.pareto import plot_pareto
-from artspeed.tour.results import latency_noise
+from artspeed.tour.results import WITHIN_POINTS, latency_noise
 
 __all__ = ["write_report", "report_html", "figure_data_uri", "plot_tour_pareto",
            "plot_batch_curves"]
@@ -57,20 +57,25 @@ def _example_figure():
 
 
 def _points(result, x: str):
-    return [{"name": v.name, "accuracy": 100 * v.accuracy,
+    scale = 100 if result.measure.fraction else 1
+    return [{"name": v.name, "score": scale * v.score,
              x: v.p50_ms if x == "latency_ms" else v.gzip_bytes / 1024} for v in result.variants]
 
 
 def plot_tour_pareto(result, x: str = "latency_ms", ax=None):
-    """Accuracy (%) against batch-1 p50 latency (``latency_ms``) or gzipped size (``gzip_kb``)."""
-    title = ("Accuracy against batch-1 latency" if x == "latency_ms"
-             else "Accuracy against gzipped size")
+    """The task's score (accuracy or mean IoU in %, or MAE) against batch-1 p50 latency
+    (``latency_ms``) or gzipped size (``gzip_kb``)."""
+    metric = result.measure
+    name = metric.name[0].upper() + metric.name[1:]
+    title = (f"{name} against batch-1 latency" if x == "latency_ms"
+             else f"{name} against gzipped size")
     noise = latency_noise(result.variants) if x == "latency_ms" else 0.0
-    ax = plot_pareto(_points(result, x), x=x, y=("accuracy", "max"), ax=ax, title=title,
+    way = "max" if metric.higher_is_better else "min"
+    ax = plot_pareto(_points(result, x), x=x, y=("score", way), ax=ax, title=title,
                      xscale="log", relative_ties={x: noise} if noise else None)
     ax.set_xlabel("p50 latency at batch 1, ms (log scale; lower is better)" if x == "latency_ms"
                   else "gzipped size, KB (log scale; lower is better)")
-    ax.set_ylabel("test accuracy, % (higher is better)")
+    ax.set_ylabel(f"test {metric.axis_label()}")
     return ax
 
 
@@ -106,7 +111,7 @@ def _picks_paragraph(result) -> str:
             f"p50 {lat.p50_ms:.3f} ms and p99 {lat.latency_ms['p99']:.3f} ms at batch 1, "
             f"{base.p50_ms / lat.p50_ms:.1f}&times; faster than Keras through "
             f"<code>tf.function</code>{_against_tflite(result, lat)}, "
-            f"at {lat.accuracy:.2%} accuracy.</p>")
+            f"at {result.measure.format(lat.score)} {result.measure.name}.</p>")
     how, best = result.best_throughput(thr.name)
     if how == "batch 1":
         text += (f"<p><b>For throughput</b> (many requests), pick <b>{thr.name}</b>: "
@@ -127,9 +132,17 @@ def _picks_paragraph(result) -> str:
     text += (f"<p><b>For size</b> (download, storage), pick <b>{size.name}</b>: "
              f"{size.gzip_bytes / 1024:,.1f} KB gzipped, {base.gzip_bytes / size.gzip_bytes:.1f}"
              f"&times; smaller than the baseline's {base.gzip_bytes / 1024:,.1f} KB.</p>"
-             f"<p class='muted'>Only variants within 1 point of the baseline's accuracy "
-             f"({base.accuracy:.2%}) are considered.</p>")
+             f"<p class='muted'>Only variants within {_within_words(result)} of the "
+             f"baseline's {result.measure.name} ({result.measure.format(base.score)}) are "
+             "considered.</p>")
     return f'<div class="picks">{text}</div>'
+
+
+def _within_words(result) -> str:
+    """"1 point" (accuracy, mean IoU) or "1%" (of an MAE): how close a pick must score."""
+    points = f"{WITHIN_POINTS:g}"
+    return (f"{points} point{'s' * (WITHIN_POINTS != 1)}" if result.measure.fraction
+            else f"{points}%")
 
 
 def _against_tflite(result, pick) -> str:
@@ -216,10 +229,10 @@ def report_html(result) -> str:
           if result.skipped else []),
         _costs(result),
         "<h2>Pareto frontiers</h2>",
-        "<p>A variant is on the frontier when no other is both at least as accurate and "
-        "faster (or smaller). Grey points are dominated.</p>",
-        f"<img alt='accuracy against latency' src='{_figure(plot_tour_pareto, result=result, x='latency_ms')}'>",
-        f"<img alt='accuracy against size' src='{_figure(plot_tour_pareto, result=result, x='gzip_kb')}'>",
+        f"<p>A variant is on the frontier when no other both scores at least as well by "
+        f"{result.measure.name} and is faster (or smaller). Grey points are dominated.</p>",
+        f"<img alt='{result.measure.name} against latency' src='{_figure(plot_tour_pareto, result=result, x='latency_ms')}'>",
+        f"<img alt='{result.measure.name} against size' src='{_figure(plot_tour_pareto, result=result, x='gzip_kb')}'>",
     ]
     if result.batch_curves:
         parts += ["<h2>Batch size: latency against throughput</h2>",

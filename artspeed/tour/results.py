@@ -9,16 +9,17 @@ True
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from artspeed.core._result import Result, html_table, text_table
-from artspeed.core.baseline import vehicle_epochs
+from artspeed.core.baseline import unet_epochs, vehicle_epochs
 from artspeed.core.errors import InvalidArgumentError
+from artspeed.core.tasks import Metric, Scored
 
 __all__ = ["TourSettings", "VariantMeasurement", "TourResult", "load_tour", "WITHIN_POINTS",
            "latency_noise"]
-WITHIN_POINTS = 1.0   # "as accurate as the baseline": within this many points
+WITHIN_POINTS = 1.0   # "as good as the baseline": within this many points (1% of an MAE)
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,12 @@ class TourSettings(Result):
     seed: int = 0
 
     @classmethod
-    def for_run(cls, quick: bool, fast: bool = False) -> TourSettings:
-        """The full tour, ``quick`` (minutes), or CI's fast mode (quick, on less data)."""
+    def for_run(cls, quick: bool, fast: bool = False, task: str = "classification") -> TourSettings:
+        """The full tour, ``quick`` (minutes), or CI's fast mode (quick, on less data), for a
+        model of ``task`` (the UNet trains its own number of epochs: ``unet_epochs()``)."""
+        if task == "segmentation":
+            settings = cls.for_run(quick, fast)
+            return replace(settings, epochs=unet_epochs() if (quick or fast) else 2 * unet_epochs())
         if not (quick or fast):
             return cls()
         # The vehicle trains as in the notebooks (vehicle_epochs(), all 5,000 scenes), so
@@ -62,23 +67,30 @@ class TourSettings(Result):
 
 
 @dataclass(frozen=True)
-class VariantMeasurement(Result):
-    """One variant, measured: accuracy, size, batch-1 latency and throughput."""
+class VariantMeasurement(Scored, Result):
+    """One variant, measured: its score by the task's metric, size, batch-1 latency and
+    throughput. ``accuracy`` is a classifier's (None for other tasks); ``score`` is by
+    ``metric`` (accuracy, mean_iou or mae)."""
 
     name: str
     runtime: str
     path: str
-    accuracy: float
+    accuracy: float | None
     size_bytes: int
     gzip_bytes: int
     latency_ms: dict = field(default_factory=dict)   # p50, p90, p99, mean, std
     throughput_per_s: float = 0.0
     build_s: float = 0.0
     description: str = ""
+    metric: str = "accuracy"
+    score: float | None = None
+
+    _from_accuracy = {"score": "accuracy"}
 
     def __repr__(self) -> str:
-        return (f"<VariantMeasurement {self.name}: {self.accuracy:.2%}, "
-                f"{self.gzip_bytes:,} gzip bytes, p50 {self.latency_ms.get('p50', 0):.3f} ms>")
+        return (f"<VariantMeasurement {self.name}: {self.measure.name} "
+                f"{self.measure.format(self.score)}, {self.gzip_bytes:,} gzip bytes, "
+                f"p50 {self.latency_ms.get('p50', 0):.3f} ms>")
 
     @property
     def p50_ms(self) -> float:
@@ -94,8 +106,8 @@ class TourResult(Result):
     settings: TourSettings
     profile: dict                     # the baseline's params, MACs, FLOPs
     variants: tuple                   # VariantMeasurement, the baseline ("keras") first
-    pareto_latency: tuple = ()        # names on the accuracy-latency frontier
-    pareto_size: tuple = ()           # names on the accuracy-size frontier
+    pareto_latency: tuple = ()        # names on the score-latency frontier
+    pareto_size: tuple = ()           # names on the score-size frontier
     batch_curves: dict = field(default_factory=dict)   # name -> {"batch_sizes", "p50_ms", "throughput_per_s"}
     async_runs: dict = field(default_factory=dict)     # name -> {"throughput_per_s", "streams", "requests"}
     picks: dict = field(default_factory=dict)          # latency / throughput / size -> name
@@ -113,9 +125,11 @@ class TourResult(Result):
 
     @property
     def time_note(self) -> str:
-        """What the tour's time includes: training the vehicle, or not (it was reused)."""
-        return {"trained": ", training the vehicle",
-                "reused": ", with the vehicle trained earlier and reused"}.get(
+        """What the tour's time includes: training the model (the vehicle, the UNet), or not
+        (it was reused)."""
+        what = {"unet": "the UNet"}.get(self.model, f"the {self.model}")
+        return {"trained": f", training {what}",
+                "reused": f", with {what} trained earlier and reused"}.get(
                     self.baseline_origin, "")
 
     def throughput_options(self, name: str) -> list[tuple[str, float]]:
@@ -151,6 +165,16 @@ class TourResult(Result):
     def baseline(self) -> VariantMeasurement:
         return self.variants[0]
 
+    @property
+    def measure(self) -> Metric:
+        """The metric every variant is scored by: the dataset's task's."""
+        return self.baseline.measure
+
+    def within(self, variant: VariantMeasurement) -> bool:
+        """True if ``variant`` scores within ``WITHIN_POINTS`` of the baseline (a point of
+        accuracy or mean IoU; 1% of its MAE)."""
+        return self.measure.within(self.baseline.score, variant.score, WITHIN_POINTS)
+
     @classmethod
     def from_dict(cls, data: dict) -> TourResult:
         data = dict(data)
@@ -171,13 +195,14 @@ class TourResult(Result):
         ``table()`` (text), the notebook view and the report all show these rows.
         """
         base = self.baseline
-        header = ("variant", "runtime", "accuracy", "gzip KB", "× smaller", "p50 ms", "p99 ms",
-                  "× faster", "inferences/s", "Pareto frontier")
+        header = ("variant", "runtime", self.measure.name, "gzip KB", "× smaller", "p50 ms",
+                  "p99 ms", "× faster", "inferences/s", "Pareto frontier")
         rows = []
         for v in self.variants:
             fronts = [k for k, names in (("latency", self.pareto_latency),
                                          ("size", self.pareto_size)) if v.name in names]
-            rows.append((v.name, v.runtime, f"{v.accuracy:.2%}", f"{v.gzip_bytes / 1024:,.1f}",
+            rows.append((v.name, v.runtime, v.measure.format(v.score),
+                         f"{v.gzip_bytes / 1024:,.1f}",
                          f"{base.gzip_bytes / v.gzip_bytes:.2f}", f"{v.p50_ms:.3f}",
                          f"{v.latency_ms['p99']:.3f}", f"{base.p50_ms / v.p50_ms:.2f}",
                          f"{v.throughput_per_s:,.0f}",
@@ -187,8 +212,8 @@ class TourResult(Result):
     def _legend(self) -> str:
         how = {"keras": " (Keras through tf.function)"}.get(self.baseline.name, "")
         return (f"× smaller (gzipped) and × faster (p50 at batch 1): against "
-                f"{self.baseline.name}{how}; Pareto frontier: accuracy against latency (ties "
-                "within the measured noise), against size, or both")
+                f"{self.baseline.name}{how}; Pareto frontier: {self.measure.name} against "
+                "latency (ties within the measured noise), against size, or both")
 
     def table(self) -> str:
         """The variants as a text table (``table_rows``), against the baseline.

@@ -4,13 +4,15 @@ Taught in notebooks/09-benchmarking-and-pareto and notebooks/10-capstone; it is
 ``artspeed tour`` and ``make demo``. Its steps, each a small function below
 and named in ``OUT/state.json`` as it is here:
 
-1. ``baseline``: train the vehicle on ``scenes`` (or save the learner's model) and profile it;
+1. ``baseline``: train the vehicle on ``scenes`` (the UNet on ``shapes_seg``), or save the
+   learner's model, and profile it;
 2. ``variant:NAME``: build each variant into ``OUT/variants/`` (``VARIANTS`` lists them);
 3. ``measure``: measure every variant in the same run, under the same settings
-   (``artspeed.measure_variants``): accuracy, size raw and gzipped, batch-1
+   (``artspeed.measure_variants``): the task's score (accuracy, mean IoU or MAE), size
+   raw and gzipped, batch-1
    latency (p50/p90/p99) and throughput, in interleaved rounds so a burst of
    load on the machine hits them all alike;
-4. ``picks``: the Pareto frontiers (accuracy against latency, accuracy against
+4. ``picks``: the Pareto frontiers (the score against latency, the score against
    size), and what to pick for latency, throughput and size;
 5. ``curves``: the Offline scenario for the fastest variants within a point of the
    baseline: their batch-size curves and, for OpenVINO ones, the throughput hint with
@@ -56,13 +58,14 @@ from artspeed.core._io import (
     write_text_atomic,
 )
 from artspeed.core._moved import renamed_word
-from artspeed.core.baseline import trained_vehicle
+from artspeed.core.baseline import trained_model
 from artspeed.core.config import baseline_path
 from artspeed.core.data import Dataset, load_dataset
 from artspeed.core.env import environment
 from artspeed.core.errors import ArtspeedError, InvalidArgumentError, first_line
 from artspeed.core.saving import load_model, save_model
-from artspeed.core.training import check_model_fits
+from artspeed.core.tasks import task_for
+from artspeed.core.training import check_model_fits, dataset_task
 from artspeed.measure.benchmarking import batch_sweep, benchmark
 from artspeed.measure.energy import measure_energy
 from artspeed.measure.pareto import pareto_front
@@ -216,7 +219,7 @@ def _baseline(run: _Run) -> dict:
     """Train the baseline (or save the learner's model) and profile it."""
     path, model_name, origin = _prepare_baseline(run.model, run.dataset, run.settings,
                                                  run.folder, run.progress, run.safe_mode,
-                                                 run.shared)
+                                                 run.shared, run.dataset.task)
     prof = profile(load_model(path, safe_mode=run.safe_mode))
     return {"path": str(path), "model": model_name, "origin": origin,
             "profile": {"total_params": prof.total_params, "macs": prof.macs,
@@ -249,7 +252,8 @@ def _measure(run: _Run) -> dict:
         name=v.name, runtime=built[v.name]["runtime"], path=v.path, accuracy=v.accuracy,
         size_bytes=v.size_bytes, gzip_bytes=v.gzip_bytes, latency_ms=v.latency_stats_ms,
         throughput_per_s=v.throughput_per_s, build_s=built[v.name]["build_s"],
-        description=built[v.name]["description"]) for v in table.variants]
+        description=built[v.name]["description"], metric=v.metric, score=v.score)
+        for v in table.variants]
     return {"variants": [m.to_dict() for m in measured], "skipped": table.skipped}
 
 
@@ -264,17 +268,19 @@ def _picks(run: _Run) -> dict:
     """The two Pareto frontiers, and what to pick for latency, size and (at batch 1, until
     the curves step tries more ways) throughput."""
     measured = run.measured()
-    points = [{"name": v.name, "accuracy": v.accuracy, "latency_ms": v.p50_ms,
+    base = measured[0]
+    metric = base.measure
+    points = [{"name": v.name, "score": v.score, "latency_ms": v.p50_ms,
                "gzip_bytes": v.gzip_bytes} for v in measured]
     noise = latency_noise(measured)
 
     def front(x):
         ties = {"latency_ms": noise} if x == "latency_ms" and noise else None
-        return [points[i]["name"] for i in pareto_front(points, (x, ("accuracy", "max")),
+        way = "max" if metric.higher_is_better else "min"
+        return [points[i]["name"] for i in pareto_front(points, (x, ("score", way)),
                                                         relative_ties=ties)]
 
-    base = measured[0]
-    close = [v for v in measured if 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS]
+    close = [v for v in measured if metric.within(base.score, v.score, WITHIN_POINTS)]
     picks = {"latency": min(close, key=lambda v: v.p50_ms).name,
              "throughput": max(close, key=lambda v: v.throughput_per_s).name,
              "size": min(close, key=lambda v: v.gzip_bytes).name}
@@ -292,7 +298,7 @@ def _curves(run: _Run) -> dict:
     measured = run.measured()
     base = measured[0]
     close = sorted((v for v in measured if v.runtime != "keras"
-                    and 100 * (base.accuracy - v.accuracy) <= WITHIN_POINTS),
+                    and base.measure.within(base.score, v.score, WITHIN_POINTS)),
                    key=lambda v: v.p50_ms)[:THROUGHPUT_CANDIDATES]
     names = {v.name for v in close} | {run.records["picks"]["picks"]["latency"]}
     record = _batch_curves(measured, names, run.settings, run.threads)
@@ -460,19 +466,20 @@ def _fingerprint(model) -> str:
 
 
 def _prepare_baseline(model, dataset, settings, folder: Path, progress: bool,
-                      safe_mode: bool = True, shared: Path | None = None):
-    """(path, name, origin) of the baseline: the learner's model, or the vehicle trained on
-    the data (reused from ``shared``, the notebooks' copy, when it was trained the same way);
+                      safe_mode: bool = True, shared: Path | None = None, task=None):
+    """(path, name, origin) of the baseline: the learner's model, or the workbook's model for
+    the dataset's task trained on the data (the vehicle for classes, the UNet for masks;
+    reused from ``shared``, the notebooks' copy, when it was trained the same way);
     ``origin`` says which: ``"given"``, ``"trained"`` (in this tour) or ``"reused"``."""
     path = folder / "baseline.keras"
     if model is None:
-        trained = trained_vehicle(dataset, epochs=settings.epochs, seed=settings.seed,
-                                  path=shared, progress=progress, quiet=not progress)
+        trained = trained_model(dataset, epochs=settings.epochs, seed=settings.seed,
+                                path=shared, progress=progress, quiet=not progress)
         model, origin = trained.model, "reused" if trained.reused else "trained"
     else:
         if isinstance(model, (str, Path)):
             model = load_model(model, safe_mode=safe_mode)
-        check_model_fits(model, dataset, "artspeed tour")
+        check_model_fits(model, dataset, "artspeed tour", task)
         origin = "given"
     save_model(model, path, include_optimizer=False)
     return path, model.name, origin
@@ -503,13 +510,17 @@ def _tour_lock(folder: Path):
 
 def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
              threads: int | None = None, progress: bool = True,
-             variants=None, safe_mode: bool = True) -> TourResult:
-    """Take ``model`` (default: the vehicle, freshly trained) through every variant.
+             variants=None, safe_mode: bool = True, task=None) -> TourResult:
+    """Take ``model`` (default: the workbook's model, freshly trained) through every variant.
 
-    ``model`` is a tf_keras model or a saved one's path, a classifier of
-    ``dataset``'s images (default: the built-in ``scenes`` for the vehicle,
-    ``artspeed.load_dataset()``'s default for a model of yours). ``variants``
-    names a subset of ``VARIANTS``. Results go to ``out``; see the module doc.
+    ``model`` is a tf_keras model or a saved one's path that does ``dataset``'s task on
+    its images (default dataset: the built-in ``scenes`` for the vehicle,
+    ``artspeed.load_dataset()``'s default for a model of yours). Without a model, the
+    tour trains the vehicle on a classification dataset and the UNet on a segmentation
+    one (``shapes_seg``). Every variant is scored by the task's metric: accuracy, mean
+    IoU or MAE, and the frontiers and picks name it. ``task``, when given, must be the
+    dataset's. ``variants`` names a subset of ``VARIANTS``. Results go to ``out``; see
+    the module doc.
     ``safe_mode=False`` loads a model file that holds code (``artspeed.load_model``),
     and the baseline saved from it.
     """
@@ -523,13 +534,24 @@ def run_tour(model=None, dataset=None, *, quick: bool = False, out="runs/tour",
     if "keras" not in chosen:
         chosen.insert(0, "keras")                  # everything is compared with it
     check_writable_dir(out)                        # fail before any work starts
-    settings = TourSettings.for_run(quick, fast=config.fast_mode())
+    if task is not None:
+        task_for(task)                             # a known name, before anything loads
     if dataset is None and model is None:
         dataset = SPEED_DATASET
-    shared = None   # a dataset loaded here by name: the vehicle is shared with the notebooks
+    shared = None   # a dataset loaded here by name: the model is shared with the notebooks
     if not isinstance(dataset, Dataset):
-        dataset = load_dataset(dataset, limit_train=settings.limit_train)
+        limit = TourSettings.for_run(quick, fast=config.fast_mode()).limit_train
+        dataset = load_dataset(dataset, limit_train=limit)
         shared = baseline_path(dataset.name)
+    dataset_task(dataset, task, "artspeed tour")
+    if model is not None:   # before the tour starts: a model that does not fit is one line
+        given = load_model(model, safe_mode=safe_mode) if isinstance(model, (str, Path)) else model
+        check_model_fits(given, dataset, "artspeed tour", task)
+    if model is None and dataset.task == "regression":
+        raise InvalidArgumentError(f"artspeed tour: {dataset.name} is a regression dataset "
+                                   "and artspeed has no built-in regression model; give your "
+                                   "own (artspeed tour MODEL --dataset ...)")
+    settings = TourSettings.for_run(quick, fast=config.fast_mode(), task=dataset.task)
     folder = ensure_writable_dir(out)
     for name in ("state.json", "results.json", "report.html"):
         if (folder / name).is_dir():

@@ -128,6 +128,9 @@ def _channel_pruned(ctx):
 
 
 def _distilled(ctx):
+    if ctx.dataset.task != "classification":
+        raise ArtspeedError(f"distillation matches a teacher's class probabilities, so it "
+                            f"takes classifiers; this is {ctx.dataset.task}")
     if ctx.settings.quick:
         raise ArtspeedError("the quick tour leaves it out: a student learns from scratch, so it "
                             "needs as many epochs as the model itself (the full tour, without "
