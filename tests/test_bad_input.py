@@ -37,6 +37,8 @@ CLI_CASES = [
     ("train-batch-0", ["train", "--batch-size", "0"], ">= 1"),
     ("train-limit-negative", ["train", "--limit-train", "-5"], ">= 1"),
     ("train-unknown-dataset", ["train", "--dataset", "nope"], "choose one of"),
+    ("train-masks", ["train", "--dataset", "shapes_seg", "--out", "{dir}/m.keras"],
+     "train the UNet instead"),
     ("train-out-is-folder", ["train", "--out", "{keras_dir}"], "file path"),
     ("train-out-under-file", ["train", "--out", "{keep}/kept.txt/m.keras"], "another output path"),
     ("train-out-in-proc", ["train", "--out", "/proc/artspeed-test/m.keras"], "another output path"),

@@ -220,3 +220,30 @@ def test_the_command_line_scores_a_unet_by_mean_iou(small_unet, tmp_path):
         in page
     text = runs["quantize-text"][1]
     assert "mean IoU" in text and "pixels with the float model" in text
+
+
+def test_a_real_segmentation_dataset_loads_through_the_same_path(tmp_path, monkeypatch):
+    # Oxford-IIIT Pet: with a network Keras' get_file downloads it once; offline, its arrays
+    # come from ARTSPEED_DATA_DIR/oxford_pets.npz like any other dataset's
+    from artspeed.core.errors import DatasetError
+
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (6, 96, 96, 3), np.uint8),
+              "y_train": rng.integers(0, 2, (6, 96, 96), np.uint8),
+              "x_test": rng.integers(0, 256, (4, 96, 96, 3), np.uint8),
+              "y_test": rng.integers(0, 2, (4, 96, 96), np.uint8)}
+    np.savez(tmp_path / "oxford_pets.npz", **arrays)
+    monkeypatch.setenv("ARTSPEED_DATA_DIR", str(tmp_path))
+    ds = artspeed.load_dataset("oxford_pets")
+    assert ds.task == "segmentation" and ds.class_names == ("background", "pet")
+    assert np.array_equal(ds.y_test, arrays["y_test"]) and ds.x_test.max() <= 1.0
+    assert artspeed.evaluate(artspeed.unet(filters=2, depth=1), ds).metric == "mean_iou"
+    np.savez(tmp_path / "oxford_pets.npz", **{**arrays, "y_test": arrays["y_test"][:, :48]})
+    with pytest.raises(DatasetError, match=r"masks are a class index per pixel, of shape "
+                                           r"\(4, 96, 96\)"):
+        artspeed.load_dataset("oxford_pets")
+    (tmp_path / "oxford_pets.npz").unlink()
+    monkeypatch.setenv("ARTSPEED_OFFLINE", "1")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DatasetError, match="oxford_pets.npz"):
+        artspeed.load_dataset("oxford_pets")

@@ -69,7 +69,8 @@ def _add_data_arguments(parser, data_help: str, epochs_help: str | None = None) 
     """--dataset, --limit-train and, given ``epochs_help``, --epochs."""
     parser.add_argument("--dataset", metavar="NAME",
                         help=f"{data_help}: fashion_mnist, mnist, cifar10, shapes, scenes, "
-                        "shapes_seg (masks), shapes_seg_multi or scenes_size (a regression) "
+                        "shapes_seg (masks), shapes_seg_multi, oxford_pets (masks of photos) or "
+                        "scenes_size (a regression) "
                         f"({DEFAULT_DATASET_HELP})")
     if epochs_help is not None:
         parser.add_argument("--epochs", type=_positive_int, metavar="N", help=epochs_help)

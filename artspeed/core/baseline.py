@@ -39,7 +39,7 @@ from artspeed.core._result import Result
 from artspeed.core.config import fast_mode
 from artspeed.core.data import Dataset, as_dataset
 from artspeed.core.env import _version
-from artspeed.core.errors import ArtspeedError
+from artspeed.core.errors import ArtspeedError, InvalidArgumentError
 from artspeed.core.models import VEHICLE_FUSED_STAGES, baseline_cnn, unet, vehicle
 from artspeed.core.saving import keras_target, load_model, save_model
 from artspeed.core.training import TrainingHistory, train
@@ -183,6 +183,12 @@ def trained_baseline(dataset=None, *, width: int = 32, dropout: float = 0.25,
     """
     path = _checked_path(path)
     dataset = as_dataset(dataset)
+    if dataset.task != "classification":
+        raise InvalidArgumentError(
+            f"the baseline CNN is a classifier, and {dataset.name} holds {dataset.task} labels; "
+            + ("train the UNet instead (artspeed.trained_unet, or artspeed tour --dataset "
+               f"{dataset.name})" if dataset.task == "segmentation" else
+               "bring a model of your own with one output per target"))
     epochs = baseline_epochs() if epochs is None else _checks.whole_number("epochs", epochs)
     model = baseline_cnn(dataset.input_shape, dataset.num_classes, width=width,
                          dropout=dropout, seed=seed)   # checks width, dropout and seed
