@@ -247,3 +247,33 @@ def test_a_real_segmentation_dataset_loads_through_the_same_path(tmp_path, monke
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(DatasetError, match="oxford_pets.npz"):
         artspeed.load_dataset("oxford_pets")
+
+
+def test_channel_pruning_narrows_the_unet_inside_its_blocks(seg):
+    model = artspeed.unet(filters=8, depth=2)
+    result = artspeed.channel_pruning(model, seg, 0.5, epochs=1, progress=False)
+    # the first conv of each block is halved; the convs whose outputs a skip connection
+    # or a transpose convolution reads keep their width, so every concatenation still fits
+    assert result.filters["down0_conv1"] == [8, 4] and result.filters["down0_conv2"] == [8, 8]
+    assert result.filters["bottom_conv2"] == [32, 32] and result.filters["mask"] == [1, 1]
+    narrow = result.model
+    assert narrow.output_shape == (None, 96, 96, 1)
+    assert narrow.get_layer("up0_concat").output.shape[-1] == 16
+    assert result.macs_ratio > 1.5 and result.metric == "mean_iou"
+    tflite = artspeed.convert_to_tflite(narrow, "float32")
+    keras_out = narrow.predict(seg.x_test[:2], verbose=0)
+    assert np.allclose(tflite.predictor()(seg.x_test[:2]), keras_out, atol=1e-4)
+
+
+def test_qat_and_the_seeds_pruning_schedule_on_the_unet(small_unet, seg, tmp_path):
+    qat = artspeed.quantization_aware_training(small_unet, seg, epochs=1, progress=False,
+                                               path=tmp_path / "qat.tflite")
+    assert qat.metric == "mean_iou" and qat.qat_accuracy is None
+    assert qat.baseline_score == pytest.approx(artspeed.evaluate(small_unet, seg).value)
+    # tfmot quantizes the Conv2DTranspose and the concatenations too: every op runs in int8
+    assert not qat.quantized.float_ops, qat.quantized.float_ops
+    assert qat.quantized.op_kinds["int8"] > 0
+    pruned = artspeed.magnitude_pruning(small_unet, seg, 0.8, schedule="polynomial",
+                                        initial_sparsity=0.5, epochs=2, progress=False)
+    assert pruned.report.achieved_sparsity == pytest.approx(0.8, abs=0.02)
+    assert pruned.metric == "mean_iou" and "mean IoU" in repr(pruned)
