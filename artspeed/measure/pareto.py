@@ -3,7 +3,7 @@
 Taught in notebooks/02-inference-metrics. Among models of similar accuracy,
 pick from the frontier: a variant is *dominated* when another is at least as
 good on every objective and strictly better on one. Accuracy (and anything
-named like ``accuracy``, ``agreement`` or ``throughput``) goes up; latency,
+named like ``accuracy``, ``agreement``, ``throughput``, ``iou`` or ``dice``) goes up; latency,
 size and everything else goes down. Give ``(name, "max")`` or
 ``(name, "min")`` to say it explicitly.
 
@@ -28,7 +28,8 @@ from artspeed.core.errors import InvalidArgumentError
 
 __all__ = ["pareto_front", "plot_pareto", "dominates"]
 
-_MAXIMIZED = ("accuracy", "agreement", "throughput", "top1", "top5", "f1", "qps")
+_MAXIMIZED = ("accuracy", "agreement", "throughput", "top1", "top5", "f1", "qps", "iou", "dice")
+_SHARES = ("accuracy", "iou", "dice")   # scores in [0, 1] (or percent): their axes are widened
 
 
 def _objective(spec) -> tuple[str, int]:
@@ -186,14 +187,15 @@ def _place_labels(ax, xs, ys, texts, order, fontsize: int = 8) -> None:
                     if abs(dy) > 13 else None)
 
 
-MIN_ACCURACY_POINTS = 5   # an accuracy axis spans at least 5 points
+MIN_ACCURACY_POINTS = 5   # an accuracy (or mean IoU, Dice) axis spans at least 5 points
 
 
 def _untruncated(ax, name: str, values) -> None:
-    """Widen an accuracy axis (fractions, or percent when a value is above 1) to
+    """Widen an accuracy, IoU or Dice axis (fractions, or percent when a value is above 1) to
     ``MIN_ACCURACY_POINTS``: a difference of a fraction of a point must not fill the plot."""
     full = 100.0 if max(values) > 1.0 else 1.0
-    if "accuracy" not in name.lower() or not all(0.0 <= v <= full for v in values):
+    if (not any(word in name.lower() for word in _SHARES)
+            or not all(0.0 <= v <= full for v in values)):
         return
     span = MIN_ACCURACY_POINTS * full / 100
     low, high = ax.get_ylim()
@@ -214,7 +216,7 @@ def plot_pareto(points, x: str = "latency_ms", y: str = "accuracy", z: str | Non
     ``"name"``) or a list of labels; every point gets one, placed so that labels
     do not overlap (frontier points first). ``xscale="log"`` suits latencies
     that span orders of magnitude; ``ties`` and ``relative_ties`` as in ``pareto_front``. An
-    accuracy axis spans at least ``MIN_ACCURACY_POINTS`` points. Returns the axes.
+    accuracy (mean IoU, Dice) axis spans at least ``MIN_ACCURACY_POINTS`` points. Returns the axes.
     """
     if isinstance(points, Mapping):
         labels = list(points) if labels == "name" else labels

@@ -58,7 +58,7 @@ def _example_figure():
 
 def _points(result, x: str):
     scale = 100 if result.measure.fraction else 1
-    return [{"name": v.name, "score": scale * v.score,
+    return [{"name": v.name, result.measure.key: scale * v.score,
              x: v.p50_ms if x == "latency_ms" else v.gzip_bytes / 1024} for v in result.variants]
 
 
@@ -71,7 +71,7 @@ def plot_tour_pareto(result, x: str = "latency_ms", ax=None):
              else f"{name} against gzipped size")
     noise = latency_noise(result.variants) if x == "latency_ms" else 0.0
     way = "max" if metric.higher_is_better else "min"
-    ax = plot_pareto(_points(result, x), x=x, y=("score", way), ax=ax, title=title,
+    ax = plot_pareto(_points(result, x), x=x, y=(metric.key, way), ax=ax, title=title,
                      xscale="log", relative_ties={x: noise} if noise else None)
     ax.set_xlabel("p50 latency at batch 1, ms (log scale; lower is better)" if x == "latency_ms"
                   else "gzipped size, KB (log scale; lower is better)")

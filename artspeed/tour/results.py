@@ -247,6 +247,8 @@ def load_tour(out="runs/tour") -> TourResult:
 def latency_noise(measured) -> float:
     """The relative latency difference within this run's noise: the median over the
     variants of how far their rounds' p50s lay apart, as a fraction of their p50 (0 for one
-    round)."""
-    spreads = [v.latency_ms.get("p50_spread", 0.0) / v.latency_ms["p50"] for v in measured]
+    round). ``measured``: a tour's variants, or a ``VariantTable``'s."""
+    stats = [v.latency_ms if isinstance(v.latency_ms, dict) else v.latency_stats_ms
+             for v in measured]   # a tour's VariantMeasurement, or a VariantTable's report
+    spreads = [s.get("p50_spread", 0.0) / s["p50"] for s in stats if s]
     return statistics.median(spreads) if spreads else 0.0

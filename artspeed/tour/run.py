@@ -452,7 +452,7 @@ def _steps(chosen: list) -> list:
 def _fingerprint(model) -> str:
     """What identifies the model for resuming: its file's or its weights' digest."""
     if model is None:
-        return "vehicle (trained by the tour)"
+        return "the workbook's model for the dataset (trained by the tour)"
     digest = hashlib.sha256()
     if isinstance(model, (str, Path)):
         path = Path(model)
