@@ -53,6 +53,53 @@ def test_resnet50_against_tensorflow_graph_profiler(resnet50):
         tf_count.compare(profile(resnet50, batch_size=2))
 
 
+def test_unet_against_tensorflow_graph_profiler():
+    # Conv2D + BN + ReLU blocks, MaxPooling, Conv2DTranspose (2x2, stride 2), Concatenate
+    # skips and a 1x1 sigmoid head: the segmentation lessons' model
+    model = artspeed.unet(filters=8, depth=2)
+    p = profile(model)
+    tf_count = tf_graph_flops(model)
+    rows = tf_count.compare(p)
+    assert rows[0][1] == rows[0][2] == 2 * p.macs      # linear layers: exactly equal
+    # TensorFlow's transposed conv (Conv2DBackpropInput) is exact here: kernel = stride
+    transposed = sum(r.macs for r in p.layers if r.type == "Conv2DTranspose")
+    assert tf_count.flops_by_op["Conv2DBackpropInput"] == 2 * transposed > 0
+    assert tf_count.flops_by_op["MaxPool"] == sum(r.flops for r in p.layers
+                                                  if r.type == "MaxPooling2D")
+    assert [r.flops for r in p.layers if r.type == "Concatenate"] == [0, 0]   # data movement
+    # the rest differ only by the ops TensorFlow does not count: BN, ReLU, the head's sigmoid
+    assert tf_count.uncounted_ops == {"FusedBatchNormV3": 10, "Relu": 10, "Sigmoid": 1}
+    head = model.layers[-1]
+    assert head.activation.__name__ == "sigmoid"
+    sigmoid = 3 * 96 * 96 * head.filters                 # 3 FLOPs per output element
+    not_in_tf = sum(r.flops for r in p.layers if r.type in ("BatchNormalization", "ReLU"))
+    assert p.flops - not_in_tf - sigmoid == tf_count.flops
+
+
+def test_upsampling_against_tensorflow_graph_profiler():
+    L = keras.layers
+    inp = keras.Input((8, 8, 4))
+    x = L.Conv2D(6, 3, padding="same")(inp)
+    x = L.UpSampling2D(2)(x)                            # nearest: moves data, 0 FLOPs
+    out = L.Conv2D(3, 3, padding="same")(x)
+    model = keras.Model(inp, out)
+    for batch in (1, 2):
+        p = profile(model, batch_size=batch)
+        tf_count = tf_graph_flops(model, batch_size=batch)
+        assert [r.flops for r in p.layers if r.type == "UpSampling2D"] == [0]
+        assert tf_count.linear_flops == 2 * p.macs
+        assert tf_count.uncounted_ops == {"ResizeNearestNeighbor": 1}
+        # TensorFlow's only extra count: the Mul that scales the (height, width) shape
+        # tensor by the upsampling factor, 2 FLOPs whatever the batch
+        assert tf_count.flops_by_op["Mul"] == 2
+        assert tf_count.flops - 2 == p.flops
+    # bilinear: artspeed says the cost is unknown and leaves it out; TensorFlow counts 0
+    bilinear = keras.Model(inp, L.UpSampling2D(2, interpolation="bilinear")(inp))
+    p = profile(bilinear)
+    assert p.flops == 0 and "bilinear interpolation is not counted" in p.warnings[0]
+    assert tf_graph_flops(bilinear).uncounted_ops == {"ResizeBilinear": 1}
+
+
 def test_tensorflow_cross_check_on_every_conv_kind():
     L = keras.layers
     inp = keras.Input((16, 16, 8))
