@@ -232,15 +232,15 @@ def bench_models(models, runtime: str | None = None, *, scenario: str | None = N
                                       batch_size=batch_size if batch_size > 1 else None,
                                       latency_bound_ms=latency_bound_ms, target_qps=target_qps)
             runs.append(BenchRun(model, scenario or "benchmark", result))
-        if dataset is not None:
-            data = as_dataset(dataset)
-            runs = [dataclasses.replace(run, score=evaluate(predictor, data, task=task))
-                    for run, predictor in zip(runs, predictors)]
             ran = result.predictor.get("compiled_precision")
             if precision is None and ran not in (None, "f32"):
                 notes.append(f"note: {model} ran in {ran}, OpenVINO's default inference "
                              "precision on this CPU (as in benchmark_app); --precision f32 "
                              "pins the f32 the other runtimes compute in")
+        if dataset is not None:
+            data = as_dataset(dataset)
+            runs = [dataclasses.replace(run, score=evaluate(predictor, data, task=task))
+                    for run, predictor in zip(runs, predictors)]
     finally:
         for predictor in predictors:
             predictor.close()
